@@ -1,0 +1,34 @@
+# The README's two commands: `make demo` and `make test` (as root on Debian 12).
+VENV   := .venv
+PY     := $(VENV)/bin/python
+BUNDLE := bundles/busybox
+APT    := build-essential python3-dev python3-venv libcap-dev libseccomp-dev busybox-static runc \
+          golang-github-opencontainers-specs-dev
+
+.PHONY: demo test setup deps install rootfs bench
+
+demo: setup
+	$(VENV)/bin/oci-runtime run --bundle $(BUNDLE) demo-$$$$
+
+test: setup
+	$(VENV)/bin/pytest -q
+
+bench: setup
+	$(PY) bench/run_true.py
+
+setup: deps install rootfs
+
+deps:
+	@missing=$$(for p in $(APT); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+install:
+	[ -x $(PY) ] || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check . pytest hypothesis
+
+rootfs: $(BUNDLE)/rootfs/bin/busybox
+
+$(BUNDLE)/rootfs/bin/busybox: bundles/make-rootfs
+	bundles/make-rootfs $(BUNDLE)/rootfs

@@ -1,0 +1,1 @@
+"""One module per runtime-spec section; each exposes apply() with the same shape."""

@@ -1,0 +1,118 @@
+"""`process` (config.md "Process"): args, env, cwd, user and umask, then execve.
+
+prepare() runs before create reports success, so a missing program fails `create` with runc's
+wording (`exec: "x": stat x: no such file or directory`, which podman maps to exit 127).
+execute() runs after `start`: it switches user, closes every fd of ours and execs.
+"""
+import os
+import signal
+import stat
+
+from .. import fs
+from .. import syscalls as sc
+from ..errors import OCIError, describe
+from ..model import Process
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def env_dict(env: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in env:
+        key, _, value = item.partition("=")
+        out[key] = value
+    return out
+
+
+def find_executable(name: str, env: dict[str, str]) -> str:
+    """Look `name` up like Go's exec.LookPath, in the container's root and PATH."""
+    if "/" in name:
+        _check_executable(name, name)
+        return name
+    for d in env.get("PATH", DEFAULT_PATH).split(":"):
+        candidate = os.path.join(d or ".", name)
+        try:
+            _check_executable(name, candidate)
+            return candidate
+        except OCIError:
+            continue
+    raise OCIError(f'exec: "{name}": executable file not found in $PATH')
+
+
+def _check_executable(name: str, path: str) -> None:
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise OCIError(f'exec: "{name}": stat {path}: {describe(OSError(e.errno, e.strerror))}') from None
+    if stat.S_ISDIR(st.st_mode) or not st.st_mode & 0o111:
+        raise OCIError(f'exec: "{name}": permission denied')
+
+
+def home_of(uid: int) -> str:
+    """HOME for the container user from the container's /etc/passwd, "/" if not listed."""
+    try:
+        with open("/etc/passwd") as f:
+            for line in f:
+                fields = line.rstrip("\n").split(":")
+                if len(fields) >= 6 and fields[2] == str(uid):
+                    return fields[5]
+    except OSError:
+        pass
+    return "/"
+
+
+class Prepared:
+    """What execute() needs, computed inside the container before `start`."""
+
+    def __init__(self, path: str, args: list[str], env: dict[str, str], cwd_fd: int) -> None:
+        self.path = path
+        self.args = args
+        self.env = env
+        self.cwd_fd = cwd_fd
+
+
+def prepare(p: Process) -> Prepared:
+    """Resolve cwd and the executable inside the container (after the root switch)."""
+    env = env_dict(p.env)
+    env.setdefault("HOME", home_of(p.user.uid))
+    root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        # cwd resolved with RESOLVE_IN_ROOT and no magic links: never a leaked host fd (CVE-2024-21626)
+        cwd_fd = fs.make_in_root(root, p.cwd)
+    except OSError as e:
+        raise OCIError(f"process.cwd: {p.cwd}: {describe(e)}") from None
+    finally:
+        os.close(root)
+    os.fchdir(cwd_fd)
+    if not p.args:
+        raise OCIError("process.args: no program to run")
+    path = find_executable(p.args[0], env)
+    return Prepared(path, list(p.args), env, cwd_fd)
+
+
+def execute(p: Process, prep: Prepared, preserve_fds: int) -> None:
+    """Become the configured user and exec the program; only returns by raising."""
+    user = p.user
+    try:
+        os.setgroups(user.additional_gids)
+        os.setresgid(user.gid, user.gid, user.gid)
+        os.setresuid(user.uid, user.uid, user.uid)
+    except OSError as e:
+        raise OCIError(f"process.user: {describe(e)}") from None
+    os.umask(0o022 if user.umask is None else user.umask)
+    os.fchdir(prep.cwd_fd)
+    os.close(prep.cwd_fd)
+    # Python ignores SIGPIPE and SIGXFSZ; ignored dispositions survive exec, so restore them.
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
+    for fd in range(3, 3 + preserve_fds):
+        try:
+            os.set_inheritable(fd, True)
+        except OSError:
+            pass
+    sc.close_range(3 + preserve_fds)
+    try:
+        os.execve(prep.path, prep.args, prep.env)
+    except OSError as e:
+        raise OCIError(f'exec: "{prep.args[0]}": {describe(OSError(e.errno, e.strerror))}') from None

@@ -1,0 +1,295 @@
+"""The `oci-runtime` command line: runc's global flags, subcommands, outputs and exit codes.
+
+Thin by design: parse (Go-flag style, as runc: `-x`/`--x`, `--x=v`, flags stop at the first
+argument), call oci_runtime.operations, format the result. Every command is one small function
+registered in COMMANDS, which also drives --help.
+"""
+import json
+import os
+import sys
+
+from . import log
+from .errors import OCIError, StartError, UsageError
+from .state import DEFAULT_ROOT
+
+VERSION = "0.1.0"
+SPEC_VERSION = "1.3.0"
+PROG = "oci-runtime"
+
+
+class Flag:
+    def __init__(self, names: str, help: str, value: str | None = None, default: object = None) -> None:
+        self.names = names.split(",")  # first is canonical
+        self.help = help
+        self.value = value  # None: a boolean flag; else the metavar
+        self.default = default if value is not None or default is not None else False
+
+    @property
+    def key(self) -> str:
+        return self.names[0].replace("-", "_")
+
+
+class Command:
+    def __init__(self, func, usage: str, help: str, flags: list[Flag], nargs: tuple[int, int | None]) -> None:
+        self.func = func
+        self.usage = usage
+        self.help = help
+        self.flags = flags
+        self.nargs = nargs
+
+
+GLOBAL_FLAGS = [
+    Flag("root", "root directory for storage of container state", "PATH", DEFAULT_ROOT),
+    Flag("log", "set the log file to write runtime logs to (default: stderr)", "PATH", ""),
+    Flag("log-format", "set the log format ('text' (default), or 'json')", "FORMAT", "text"),
+    Flag("debug", "enable debug logging"),
+    Flag("systemd-cgroup", "enable systemd cgroup support"),
+    Flag("help,h", "show help"),
+    Flag("version,v", "print the version"),
+]
+
+
+def parse_flags(flags: list[Flag], args: list[str], where: str) -> tuple[dict, list[str]]:
+    """Parse leading flags like Go's flag package; returns (values, remaining args)."""
+    by_name = {n: f for f in flags for n in f.names}
+    values = {f.key: f.default for f in flags}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            i += 1
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        name, eq, value = arg.lstrip("-").partition("=")
+        flag = by_name.get(name)
+        if flag is None:
+            raise UsageError(f"flag provided but not defined: -{name}{where}")
+        if flag.value is None:
+            if eq and value not in ("true", "false", "1", "0"):
+                raise UsageError(f'invalid boolean value "{value}" for -{name}{where}')
+            values[flag.key] = value in ("true", "1") if eq else True
+        else:
+            if not eq:
+                i += 1
+                if i == len(args):
+                    raise UsageError(f"flag needs an argument: -{name}{where}")
+                value = args[i]
+            values[flag.key] = value
+        i += 1
+    return values, args[i:]
+
+
+def _int_flag(value: str, name: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise UsageError(f'invalid value "{value}" for flag --{name}') from None
+    if n < 0:
+        raise UsageError(f'invalid value "{value}" for flag --{name}: must not be negative')
+    return n
+
+
+def _check_systemd(g: dict) -> None:
+    if g["systemd_cgroup"] and not os.path.isdir("/run/systemd/system"):
+        raise OCIError("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system)")
+
+
+# --- commands -------------------------------------------------------------------------------
+
+def cmd_create(g: dict, o: dict, args: list[str]) -> int:
+    from . import operations
+
+    _check_systemd(g)
+    operations.create(g["root"], args[0], o["bundle"], pid_file=o["pid_file"] or None,
+                      console_socket=o["console_socket"] or None, no_pivot=o["no_pivot"],
+                      preserve_fds=_int_flag(o["preserve_fds"], "preserve-fds"))
+    return 0
+
+
+def cmd_run(g: dict, o: dict, args: list[str]) -> int:
+    from . import operations
+
+    _check_systemd(g)
+    return operations.run(g["root"], args[0], o["bundle"], detach=o["detach"], pid_file=o["pid_file"] or None,
+                          console_socket=o["console_socket"] or None, no_pivot=o["no_pivot"],
+                          preserve_fds=_int_flag(o["preserve_fds"], "preserve-fds"))
+
+
+def cmd_start(g: dict, o: dict, args: list[str]) -> int:
+    from . import operations
+
+    operations.start(g["root"], args[0])
+    return 0
+
+
+def cmd_state(g: dict, o: dict, args: list[str]) -> int:
+    from . import operations
+
+    sys.stdout.write(json.dumps(operations.state(g["root"], args[0]), indent=2))
+    return 0
+
+
+def cmd_kill(g: dict, o: dict, args: list[str]) -> int:
+    from . import operations
+
+    sig = operations.parse_signal(args[1] if len(args) > 1 else "SIGTERM")
+    operations.kill(g["root"], args[0], sig, all_processes=o["all"])
+    return 0
+
+
+def cmd_delete(g: dict, o: dict, args: list[str]) -> int:
+    from . import operations
+
+    operations.delete(g["root"], args[0], force=o["force"])
+    return 0
+
+
+def cmd_list(g: dict, o: dict, args: list[str]) -> int:
+    from . import operations
+
+    states = operations.list_states(g["root"])
+    if o["quiet"]:
+        sys.stdout.write("".join(s["id"] + "\n" for s in states))
+    elif o["format"] == "json":
+        sys.stdout.write(json.dumps(states, separators=(",", ":")) + "\n")
+    elif o["format"] == "table":
+        rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
+        rows += [[s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], "root"] for s in states]
+        sys.stdout.write(tabulate(rows))
+    else:
+        raise UsageError(f'invalid format option "{o["format"]}": use "table" or "json"')
+    return 0
+
+
+def tabulate(rows: list[list[str]]) -> str:
+    """Like Go's tabwriter(minwidth 12, padding 3) as runc uses it: the last column unpadded."""
+    widths = [max(12, max(len(r[i]) for r in rows) + 3) for i in range(len(rows[0]) - 1)]
+    return "".join("".join(c.ljust(w) for c, w in zip(r, widths)) + r[-1] + "\n" for r in rows)
+
+
+def cmd_spec(g: dict, o: dict, args: list[str]) -> int:
+    from .default_spec import default_spec
+
+    path = os.path.join(o["bundle"], "config.json")
+    if os.path.lexists(path):
+        raise OCIError(f"File {path} exists. Remove it first.")
+    with open(path, "w") as f:
+        json.dump(default_spec(), f, indent="\t")
+    return 0
+
+
+def cmd_features(g: dict, o: dict, args: list[str]) -> int:
+    from .features import features
+
+    sys.stdout.write(json.dumps(features(), indent="    ") + "\n")
+    return 0
+
+
+_CREATE_FLAGS = [
+    Flag("bundle,b", "path to the root of the bundle directory, defaults to the current directory", "PATH", "."),
+    Flag("console-socket", "path to an AF_UNIX socket which will receive the console's pseudoterminal master",
+         "PATH", ""),
+    Flag("pid-file", "specify the file to write the process id to", "PATH", ""),
+    Flag("no-pivot", "do not use pivot root to jail process inside rootfs"),
+    Flag("no-new-keyring", "do not create a new session keyring for the container"),
+    Flag("preserve-fds", "pass N additional file descriptors to the container", "N", "0"),
+]
+
+COMMANDS: dict[str, Command] = {
+    "create": Command(cmd_create, "create [command options] <container-id>", "create a container",
+                      _CREATE_FLAGS, (1, 1)),
+    "run": Command(cmd_run, "run [command options] <container-id>", "create and run a container",
+                   _CREATE_FLAGS + [Flag("detach,d", "detach from the container's process")], (1, 1)),
+    "start": Command(cmd_start, "start <container-id>", "executes the user defined process in a created container",
+                     [], (1, 1)),
+    "state": Command(cmd_state, "state <container-id>", "output the state of a container", [], (1, 1)),
+    "kill": Command(cmd_kill, "kill [command options] <container-id> [signal]",
+                    "kill sends the specified signal (default: SIGTERM) to the container's init process",
+                    [Flag("all,a", "send the specified signal to all processes inside the container")], (1, 2)),
+    "delete": Command(cmd_delete, "delete [command options] <container-id>",
+                      "delete any resources held by the container often used with detached container",
+                      [Flag("force,f", "forcibly deletes the container if it is still running (uses SIGKILL)")],
+                      (1, 1)),
+    "list": Command(cmd_list, "list [command options]", "lists containers started by oci-runtime with the given root",
+                    [Flag("format,f", "select one of: table or json", "FORMAT", "table"),
+                     Flag("quiet,q", "display only container IDs")], (0, 0)),
+    "spec": Command(cmd_spec, "spec [command options]", "create a new specification file",
+                    [Flag("bundle,b", "path to the root of the bundle directory", "PATH", ".")], (0, 0)),
+    "features": Command(cmd_features, "features", "show the enabled features", [], (0, 0)),
+}
+
+
+def _flag_help(flags: list[Flag]) -> str:
+    lines = []
+    for f in flags:
+        names = ", ".join(("-" if len(n) == 1 else "--") + n + (f" {f.value}" if f.value else "") for n in f.names)
+        lines.append(f"   {names:<34} {f.help}")
+    return "\n".join(lines)
+
+
+def usage(name: str | None = None) -> str:
+    if name is None:
+        cmds = "\n".join(f"   {n:<10} {c.help}" for n, c in COMMANDS.items())
+        return (f"NAME:\n   {PROG} - an OCI runtime-spec compliant container runtime\n\n"
+                f"USAGE:\n   {PROG} [global options] command [command options] [arguments...]\n\n"
+                f"COMMANDS:\n{cmds}\n\nGLOBAL OPTIONS:\n{_flag_help(GLOBAL_FLAGS)}\n")
+    c = COMMANDS[name]
+    text = f"NAME:\n   {PROG} {name} - {c.help}\n\nUSAGE:\n   {PROG} {c.usage}\n"
+    if c.flags:
+        text += f"\nOPTIONS:\n{_flag_help(c.flags)}\n"
+    return text
+
+
+def version() -> str:
+    return f"{PROG} version {VERSION}\nspec: {SPEC_VERSION}\npython: {sys.version.split()[0]}\n"
+
+
+def _check_nargs(name: str, c: Command, args: list[str]) -> None:
+    lo, hi = c.nargs
+    if lo == hi and len(args) != lo:
+        raise UsageError(f'{PROG}: "{name}" requires exactly {lo} argument(s)')
+    if len(args) < lo:
+        raise UsageError(f'{PROG}: "{name}" requires a minimum of {lo} argument(s)')
+    if hi is not None and len(args) > hi:
+        raise UsageError(f'{PROG}: "{name}" requires a maximum of {hi} argument(s)')
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    g: dict = {"debug": False}
+    name = None
+    try:
+        g, rest = parse_flags(GLOBAL_FLAGS, argv, "")
+        if g["log_format"] not in ("text", "json"):
+            raise UsageError(f'invalid log-format: {g["log_format"]}')
+        log.configure(g["log"] or None, g["log_format"], g["debug"])
+        if g["version"]:
+            sys.stdout.write(version())
+            return 0
+        if g["help"] or not rest or rest[0] == "help":
+            sys.stdout.write(usage(rest[1] if len(rest) > 1 and rest[1] in COMMANDS else None))
+            return 0
+        name, args = rest[0], rest[1:]
+        if name not in COMMANDS:
+            raise UsageError(f"{PROG}: unknown command {name!r} (see '{PROG} --help')")
+        c = COMMANDS[name]
+        opts, args = parse_flags(c.flags + [Flag("help,h", "show help")], args, f" (in {name})")
+        if opts["help"]:
+            sys.stdout.write(usage(name))
+            return 0
+        _check_nargs(name, c, args)
+        return c.func(g, opts, args)
+    except StartError as e:
+        log.error(f"{PROG} {name} failed: {e}")
+    except OCIError as e:
+        log.error(str(e))
+    except KeyboardInterrupt:
+        log.error("interrupted")
+    except Exception as e:  # a bug of ours: one line, the traceback only with --debug
+        if g.get("debug"):
+            import traceback
+
+            traceback.print_exc()
+        log.error(f"internal error: {type(e).__name__}: {e}")
+    return 1

@@ -1,0 +1,67 @@
+"""runc-compatible logging: logrus-style text or JSON lines, to --log or stderr.
+
+containerd takes the `msg` of the last error line of `--log`; podman parses the whole file as one
+JSON object, so a failed command writes exactly one error line there (debug lines need --debug).
+The library calls warning()/debug(); only the CLI calls configure() and error().
+"""
+import json
+import os
+import sys
+import time
+
+_LEVELS = {"debug": 0, "info": 1, "warning": 2, "error": 3}
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._/@^+")
+
+_fd = 2
+_json = False
+_min_level = _LEVELS["warning"]
+
+
+def configure(path: str | None, fmt: str, debug: bool) -> None:
+    """Route log lines to `path` (appended, as runc does) in `fmt` ("text" or "json")."""
+    global _fd, _json, _min_level
+    if path:
+        _fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    _json = fmt == "json"
+    _min_level = _LEVELS["debug" if debug else "warning"]
+
+
+
+def rfc3339(t: float) -> str:
+    """Format like Go's time.RFC3339: seconds precision, `Z` for UTC, else ±hh:mm."""
+    tm = time.localtime(t)
+    off = tm.tm_gmtoff or 0
+    zone = "Z" if off == 0 else "%s%02d:%02d" % ("-" if off < 0 else "+", abs(off) // 3600, abs(off) % 3600 // 60)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", tm) + zone
+
+
+def _quote(text: str) -> str:
+    """logrus quotes a value only when it holds characters outside a safe set."""
+    if text and all(c in _SAFE for c in text):
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _emit(level: str, msg: str) -> None:
+    if _LEVELS[level] < _min_level:
+        return
+    now = rfc3339(time.time())
+    if _json:
+        line = json.dumps({"level": level, "msg": msg, "time": now}, ensure_ascii=False)
+    else:
+        line = f'time="{now}" level={level} msg={_quote(msg)}'
+    os.write(_fd, (line + "\n").encode("utf-8", "surrogateescape"))
+
+
+def debug(msg: str) -> None:
+    _emit("debug", msg)
+
+
+def warning(msg: str) -> None:
+    _emit("warning", msg)
+
+
+def error(msg: str) -> None:
+    _emit("error", msg)
+    if _fd != 2:
+        sys.stderr.write(msg + "\n")

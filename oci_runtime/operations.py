@@ -1,0 +1,243 @@
+"""The runtime's operations (runtime.md "Operations", plus runc's list/run): the library API.
+
+Nothing here prints. Hot commands (state, start, kill, delete, list) import only the standard
+library; create pulls in validation, the model and the appliers when it runs.
+"""
+import os
+import select
+import signal
+
+from . import state as st
+from .errors import ContainerNotFound, InvalidState, OCIError, describe
+
+SIGNALS = {s.name: s.value for s in signal.Signals if not s.name.startswith("SIG_")}
+
+
+def parse_signal(text: str) -> int:
+    """A signal as runc takes it: a number, `KILL` or `SIGKILL` (any case)."""
+    if text.isdigit():
+        return int(text)
+    name = text.upper()
+    name = name if name.startswith("SIG") else "SIG" + name
+    if name not in SIGNALS:
+        raise OCIError(f'unknown signal "{text}"')
+    return SIGNALS[name]
+
+
+def create(root: str, container_id: str, bundle: str, pid_file: str | None = None,
+           console_socket: str | None = None, no_pivot: bool = False, preserve_fds: int = 0) -> None:
+    """Build the container up to its program, leaving init blocked on the exec fifo."""
+    from . import model, processes, validate
+
+    st.validate_id(container_id)
+    bundle = os.path.abspath(bundle)
+    config = validate.load_config(bundle)
+    validate.validate_config(config)
+    spec = model.load_spec(config, bundle)
+    if not os.path.isdir(spec.root.path):
+        raise OCIError(f"root.path: {spec.root.path}: no such directory")
+    if spec.process.terminal:
+        raise OCIError("process.terminal: terminals are not supported by oci-runtime yet")
+    data = {
+        "pid": 0,
+        "init_start_time": None,
+        "creator_pid": os.getpid(),
+        "creator_start_time": st.proc_start_time(os.getpid()),
+        "bundle": bundle,
+        "rootfs": spec.root.path,
+        "created": st.now_rfc3339nano(),
+        "annotations": spec.annotations,
+    }
+    c = st.new_container(root, container_id, data, config)
+    pid = 0
+    try:
+        pid = processes.spawn_init(spec, processes.Options(c.dir, bundle, no_pivot, preserve_fds, (c.dirfd,)))
+        c.data["pid"] = pid
+        c.data["init_start_time"] = st.proc_start_time(pid)
+        c.save()
+        if pid_file:
+            write_pid_file(pid_file, pid)
+    except BaseException:
+        if pid:
+            _kill_wait(pid, signal.SIGKILL)
+        c.remove()
+        raise
+    finally:
+        c.close()
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    """Atomically, with no trailing newline (clients parse it strictly)."""
+    path = os.path.abspath(path)
+    tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".tmp")
+    try:
+        with open(tmp, "w") as f:
+            f.write(str(pid))
+        os.rename(tmp, path)
+    except OSError as e:
+        raise OCIError(f"writing pid file: {describe(e)}") from None
+
+
+def start(root: str, container_id: str) -> None:
+    """Release the init blocked on the exec fifo: it then execs the user's program."""
+    c = st.open_container(root, container_id, lock=True)
+    try:
+        status = c.status()
+        if status != "created":
+            raise InvalidState(_START_ERRORS.get(status, f"cannot start a container in the {status} state"))
+        fd = os.open(c.path(st.EXEC_FIFO), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            while not poller.poll(100):
+                if c.status() == "stopped":
+                    raise InvalidState("cannot start a container that has stopped")
+            if os.read(fd, 1) != b"0":
+                raise InvalidState("cannot start container: init exited before starting the process")
+        finally:
+            os.close(fd)
+        os.unlink(st.EXEC_FIFO, dir_fd=c.dirfd)
+    finally:
+        c.close()
+
+
+_START_ERRORS = {
+    "running": "cannot start an already running container",
+    "stopped": "cannot start a container that has stopped",
+    "paused": "cannot start a paused container",
+    "creating": "cannot start a container that is still being created",
+}
+
+
+def state(root: str, container_id: str) -> dict:
+    c = st.open_container(root, container_id)
+    try:
+        return c.oci_state()
+    finally:
+        c.close()
+
+
+def list_states(root: str) -> list[dict]:
+    out = []
+    for cid in st.list_ids(root):
+        try:
+            out.append(state(root, cid))
+        except (ContainerNotFound, OCIError, ValueError):
+            continue  # deleted meanwhile, or a directory that is not ours
+    return out
+
+
+def kill(root: str, container_id: str, sig: int, all_processes: bool = False) -> None:
+    c = st.open_container(root, container_id)
+    try:
+        if c.status() not in ("created", "running", "paused"):
+            raise InvalidState("container not running")
+        for pid in container_pids(c) if all_processes else [c.pid]:
+            _signal(pid, c.data["init_start_time"] if pid == c.pid else None, sig)
+    finally:
+        c.close()
+
+
+def _signal(pid: int, start_time: int | None, sig: int) -> None:
+    """Signal through a pidfd, after checking it is still the same process (no pid reuse)."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        raise InvalidState("container not running") from None
+    try:
+        if start_time is not None and st.proc_start_time(pid) != start_time:
+            raise InvalidState("container not running")
+        signal.pidfd_send_signal(pidfd, sig)
+    except ProcessLookupError:
+        raise InvalidState("container not running") from None
+    finally:
+        os.close(pidfd)
+
+
+def container_pids(c: st.Container) -> list[int]:
+    """The init and every process sharing its pid namespace (its descendants, with a private one)."""
+    try:
+        ns = os.stat(f"/proc/{c.pid}/ns/pid").st_ino
+        if ns == os.stat("/proc/self/ns/pid").st_ino:
+            return [c.pid]  # host pid namespace: only init is known to be the container's
+    except FileNotFoundError:
+        return [c.pid]
+    pids = [c.pid]
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != c.pid:
+            try:
+                if os.stat(f"/proc/{name}/ns/pid").st_ino == ns:
+                    pids.append(int(name))
+            except (FileNotFoundError, PermissionError):
+                continue
+    return pids
+
+
+def _kill_wait(pid: int, sig: int, timeout: float = 10.0) -> None:
+    """Signal pid and wait (through a pidfd) until it has exited."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        signal.pidfd_send_signal(pidfd, sig)
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        if not poller.poll(int(timeout * 1000)):
+            raise OCIError(f"process {pid} did not exit within {timeout:.0f}s after signal {sig}")
+    except ProcessLookupError:
+        pass
+    finally:
+        os.close(pidfd)
+
+
+def delete(root: str, container_id: str, force: bool = False) -> None:
+    """Remove a stopped (or, as runc does, a created) container; --force kills it first."""
+    try:
+        c = st.open_container(root, container_id, lock=True)
+    except ContainerNotFound:
+        if force:
+            return
+        raise
+    try:
+        status = c.status()
+        if status in ("running", "paused", "creating") and not force:
+            raise InvalidState(f"cannot delete container {container_id} that is not stopped: {status}")
+        if status != "stopped":
+            for pid in container_pids(c):
+                _kill_wait(pid, signal.SIGKILL)
+        c.remove()
+    finally:
+        c.close()
+
+
+def run(root: str, container_id: str, bundle: str, detach: bool = False, **create_args) -> int:
+    """create + start; unless detached, wait for the program and delete: returns its exit status."""
+    create(root, container_id, bundle, **create_args)
+    pid = state(root, container_id)["pid"]
+    try:
+        start(root, container_id)
+    except BaseException:
+        delete(root, container_id, force=True)
+        raise
+    if detach:
+        return 0
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(s, lambda signum, _frame: _forward(pid, signum))
+    try:
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+    finally:
+        delete(root, container_id, force=True)
+    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+
+
+def _forward(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,130 @@
+"""The one seam between the runtime and the kernel for syscalls Python's stdlib lacks.
+
+Each function calls the cffi shim (oci_runtime._shim, thin C wrappers returning -errno) and raises
+OSError carrying errno and the path involved. Unit tests replace these functions to record what
+an applier asks for; integration tests show what really happens.
+"""
+import os
+
+from ._shim import ffi, lib
+
+# clone(2) namespace flags
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+CLONE_NEWTIME = 0x00000080
+
+# mount(2) flags
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_SYNCHRONOUS = 0x10
+MS_REMOUNT = 0x20
+MS_MANDLOCK = 0x40
+MS_DIRSYNC = 0x80
+MS_NOSYMFOLLOW = 0x100
+MS_NOATIME = 0x400
+MS_NODIRATIME = 0x800
+MS_BIND = 0x1000
+MS_MOVE = 0x2000
+MS_REC = 0x4000
+MS_SILENT = 0x8000
+MS_UNBINDABLE = 0x20000
+MS_PRIVATE = 0x40000
+MS_SLAVE = 0x80000
+MS_SHARED = 0x100000
+MS_RELATIME = 0x200000
+MS_I_VERSION = 0x800000
+MS_STRICTATIME = 0x1000000
+MS_LAZYTIME = 0x2000000
+
+MNT_DETACH = 0x2
+
+# openat2(2) resolve flags
+RESOLVE_NO_XDEV = 0x01
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
+RESOLVE_IN_ROOT = 0x10
+
+CLOSE_RANGE_CLOEXEC = 0x4
+
+# mount_setattr(2)
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
+MOUNT_ATTR__ATIME = 0x70
+MOUNT_ATTR_RELATIME = 0x0
+MOUNT_ATTR_NOATIME = 0x10
+MOUNT_ATTR_STRICTATIME = 0x20
+MOUNT_ATTR_NODIRATIME = 0x80
+MOUNT_ATTR_NOSYMFOLLOW = 0x200000
+
+
+def _check(ret: int, *paths: str | None) -> int:
+    if ret < 0:
+        err = -ret
+        names = [p for p in paths if p]
+        if len(names) >= 2:
+            raise OSError(err, os.strerror(err), names[0], None, names[1])
+        raise OSError(err, os.strerror(err), names[0] if names else None)
+    return ret
+
+
+def _c(s: str | None):
+    return ffi.NULL if s is None else os.fsencode(s)
+
+
+def unshare(flags: int) -> None:
+    _check(lib.oci_unshare(flags))
+
+
+def setns(fd: int, nstype: int) -> None:
+    _check(lib.oci_setns(fd, nstype))
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
+    _check(lib.oci_mount(_c(source), _c(target), _c(fstype), flags, _c(data)), target)
+
+
+def umount2(target: str, flags: int = 0) -> None:
+    _check(lib.oci_umount2(_c(target), flags), target)
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    _check(lib.oci_pivot_root(_c(new_root), _c(put_old)), new_root)
+
+
+def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
+    """openat2 with O_CLOEXEC always added: no fd of ours may leak into the container."""
+    how = ffi.new("struct oci_open_how *", {"flags": flags | os.O_CLOEXEC, "mode": mode, "resolve": resolve})
+    return _check(lib.oci_openat2(dirfd, _c(path), how), path)
+
+
+def mount_setattr(fd: int, attr_set: int, attr_clr: int, recursive: bool = True) -> None:
+    """Change mount attributes of the mount at fd (and, recursively, of those below it)."""
+    attr = ffi.new("struct oci_mount_attr *", {"attr_set": attr_set, "attr_clr": attr_clr})
+    flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
+    _check(lib.oci_mount_setattr(fd, b"", flags, attr))
+
+
+def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
+    _check(lib.oci_close_range(first, last, flags))
+
+
+def sethostname(name: str) -> None:
+    b = name.encode()
+    _check(lib.oci_sethostname(b, len(b)))
+
+
+def setdomainname(name: str) -> None:
+    b = name.encode()
+    _check(lib.oci_setdomainname(b, len(b)))
