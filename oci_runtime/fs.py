@@ -29,44 +29,45 @@ def open_in_root(rootfd: int, path: str, flags: int = os.O_PATH) -> int:
     return sc.openat2(rootfd, clean(path), flags, _RESOLVE)
 
 
-def make_in_root(rootfd: int, path: str, directory: bool = True, mode: int = 0o755) -> int:
+def make_in_root(rootfd: int, path: str, directory: bool = True, mode: int = 0o755, _links: int = 0) -> int:
     """Open `path` inside the rootfs, creating it and missing parents; returns an O_PATH fd.
 
-    The existing prefix is resolved with RESOLVE_IN_ROOT; what is missing is created one
-    component at a time under fds we hold, so a swapped-in symlink can't redirect creation.
+    Parents are resolved with RESOLVE_IN_ROOT and each missing component is created under an
+    fd we hold, so a swapped-in symlink can't redirect creation. A dangling symlink is followed
+    the way the kernel would, inside the rootfs: its target is created there.
     """
-    parts = clean(path).split("/")
-    if parts == ["."]:
-        return open_in_root(rootfd, ".")
-    for i in range(len(parts), -1, -1):
-        try:
-            fd = open_in_root(rootfd, "/".join(parts[:i]) or ".")
-            break
-        except FileNotFoundError:
-            continue
-    if i == len(parts):
-        return fd
+    rel = clean(path)
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISDIR(st.st_mode):
-            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), "/" + "/".join(parts[:i]))
-        for j in range(i, len(parts)):
-            name = parts[j]
-            last = j == len(parts) - 1
-            try:
-                if last and not directory:
-                    os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, mode & 0o666, dir_fd=fd))
-                else:
-                    os.mkdir(name, mode, dir_fd=fd)
-            except FileExistsError:
-                pass
-            nfd = sc.openat2(fd, name, os.O_PATH, sc.RESOLVE_BENEATH | sc.RESOLVE_NO_SYMLINKS)
-            os.close(fd)
-            fd = nfd
-        return fd
-    except BaseException:
-        os.close(fd)
-        raise
+        return open_in_root(rootfd, rel)
+    except FileNotFoundError:
+        if rel == ".":
+            raise
+    parent_rel, name = os.path.split(rel)
+    parent = make_in_root(rootfd, parent_rel or ".", True, mode, _links)
+    try:
+        if not stat.S_ISDIR(os.fstat(parent).st_mode):
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), "/" + parent_rel)
+        try:
+            if directory:
+                os.mkdir(name, mode, dir_fd=parent)
+            else:
+                os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, mode & 0o666, dir_fd=parent))
+        except FileExistsError:
+            if not stat.S_ISLNK(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode):
+                return open_in_root(rootfd, rel)  # created by someone else meanwhile
+            if _links >= 40:
+                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), "/" + rel) from None
+            target = os.path.join(_path_in_root(rootfd, parent), os.readlink(name, dir_fd=parent))
+            return make_in_root(rootfd, target, directory, mode, _links + 1)
+        return sc.openat2(parent, name, os.O_PATH, sc.RESOLVE_BENEATH | sc.RESOLVE_NO_SYMLINKS)
+    finally:
+        os.close(parent)
+
+
+def _path_in_root(rootfd: int, fd: int) -> str:
+    """Where the directory behind fd lies, as a path seen from inside the rootfs."""
+    root = os.readlink(fd_path(rootfd)).rstrip("/")
+    return "/" + os.readlink(fd_path(fd))[len(root):].lstrip("/")
 
 
 def reopen(fd: int, flags: int) -> int:
@@ -96,7 +97,7 @@ def copy_tree(src: int, dst: int) -> None:
             s = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)
             d = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600, dir_fd=dst)
             try:
-                while os.copy_file_range(s, d, 1 << 30):
+                while os.sendfile(d, s, None, 1 << 30):
                     pass
             finally:
                 os.close(s)

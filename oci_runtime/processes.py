@@ -120,6 +120,7 @@ def _init(spec: Spec, opts: Options, report: int) -> None:
     sysctl.apply(spec)
     paths.apply(spec, rootfd)
     hostname.apply(spec, "uts" in own)
+    process.make_cwd(spec.process, rootfd)
     # Taken before the root switch: the fifo lives in the host's state dir, reopened via host /proc.
     fifo = os.open(os.path.join(opts.state_dir, st.EXEC_FIFO), os.O_PATH | os.O_CLOEXEC)
     proc = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)

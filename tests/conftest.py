@@ -4,7 +4,6 @@ Integration tests run real containers (as root) from the rootfs that `make rootf
 bundles/busybox/rootfs; each test gets its own --root and bundle directory and must leave nothing
 behind (the `runtime` fixture checks that at teardown).
 """
-import copy
 import json
 import os
 import subprocess
@@ -85,7 +84,6 @@ def runtime(tmp_path: Path):
 def busybox_config(*args: str) -> dict:
     """The demo bundle's config, running `args` (default: the demo script)."""
     config = json.loads(TEMPLATE.read_text())
-    config["root"]["path"] = str(ROOTFS)
     if args:
         config["process"]["args"] = list(args)
     return config
@@ -103,18 +101,14 @@ class Bundle:
 
 @pytest.fixture
 def bundle(tmp_path: Path):
-    """A bundle dir whose config runs busybox from the shared read-only rootfs; edit
-    `bundle.config` then call `bundle.write()` (returns the path)."""
+    """A bundle dir with a private copy of the busybox rootfs (mount points get created in it);
+    edit `bundle.config`, then `bundle.write()` returns the bundle path."""
     if not (ROOTFS / "bin" / "busybox").exists():
         pytest.fail("bundles/busybox/rootfs is missing: run `make rootfs`")
     path = tmp_path / "bundle"
     path.mkdir()
-    return Bundle(path, copy.deepcopy(busybox_config("true")))
-
-
-@pytest.fixture
-def writable_rootfs(tmp_path: Path) -> Path:
-    """A private copy of the busybox rootfs, for tests whose container writes to it."""
-    dest = tmp_path / "rootfs"
-    subprocess.run(["cp", "-a", str(ROOTFS), str(dest)], check=True)
-    return dest
+    rootfs = tmp_path / "rootfs"
+    subprocess.run(["cp", "-a", str(ROOTFS), str(rootfs)], check=True)
+    config = busybox_config("true")
+    config["root"]["path"] = str(rootfs)
+    return Bundle(path, config)

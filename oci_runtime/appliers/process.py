@@ -61,6 +61,14 @@ def home_of(uid: int) -> str:
     return "/"
 
 
+def make_cwd(p: Process, rootfd: int) -> None:
+    """Create process.cwd in the rootfs if missing (as runc does), before it may turn read-only."""
+    try:
+        os.close(fs.make_in_root(rootfd, p.cwd))
+    except OSError as e:
+        raise OCIError(f"process.cwd: {p.cwd}: {describe(e)}") from None
+
+
 class Prepared:
     """What execute() needs, computed inside the container before `start`."""
 
@@ -78,7 +86,7 @@ def prepare(p: Process) -> Prepared:
     root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         # cwd resolved with RESOLVE_IN_ROOT and no magic links: never a leaked host fd (CVE-2024-21626)
-        cwd_fd = fs.make_in_root(root, p.cwd)
+        cwd_fd = fs.open_in_root(root, p.cwd, os.O_PATH | os.O_DIRECTORY)
     except OSError as e:
         raise OCIError(f"process.cwd: {p.cwd}: {describe(e)}") from None
     finally:
