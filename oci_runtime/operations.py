@@ -150,6 +150,8 @@ def _signal(pid: int, start_time: int | None, sig: int) -> None:
         signal.pidfd_send_signal(pidfd, sig)
     except ProcessLookupError:
         raise InvalidState("container not running") from None
+    except OSError as e:
+        raise OCIError(f"sending signal {sig}: {describe(e)}") from None
     finally:
         os.close(pidfd)
 

@@ -181,14 +181,16 @@ def new_container(root: str, container_id: str, data: dict, config: dict) -> Con
     os.makedirs(root, mode=0o700, exist_ok=True)
     final = os.path.join(root, container_id)
     tmp = os.path.join(root, f".{container_id}.creating.{os.getpid()}")
-    os.mkdir(tmp, 0o711)
+    os.mkdir(tmp, 0o700)
     dirfd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    os.fchmod(dirfd, 0o711)  # modes set explicitly: the caller's umask must not change them
     fcntl.flock(dirfd, fcntl.LOCK_EX)
     c = Container(root, container_id, dirfd, data)
     try:
         write_json_atomic(dirfd, CONFIG_FILE, config)
         c.save()
-        os.mkfifo(EXEC_FIFO, 0o622, dir_fd=dirfd)
+        os.mkfifo(EXEC_FIFO, 0o600, dir_fd=dirfd)
+        os.chmod(EXEC_FIFO, 0o622, dir_fd=dirfd)
         try:
             os.rename(tmp, final)
         except OSError as e:

@@ -133,16 +133,40 @@ def test_make_in_root_follows_symlinks_in_the_existing_prefix_inside_the_root(ro
     assert named(fs.make_in_root(rootfd, "/lib/modules")) == str(root / "usr" / "lib" / "modules")
 
 
-def test_make_in_root_refuses_to_create_through_a_dangling_symlink(root: Path, rootfd: int, tmp_path: Path) -> None:
-    """A symlink to a host directory missing from the rootfs is never followed out, nor created through."""
+def test_dangling_absolute_symlink_target_is_created_inside_the_root(root: Path, rootfd: int, tmp_path: Path) -> None:
+    """`d -> <host dir>` is followed as the kernel would from inside: <root><host dir>/x is made, the host's
+    directory is left alone."""
     host = tmp_path / "host"
     host.mkdir()
     (root / "d").symlink_to(host)
-    with pytest.raises(OSError) as e:
-        fs.make_in_root(rootfd, "/d/x")
-    assert e.value.errno == errno.ELOOP
+    inside = root / str(host).lstrip("/") / "x"
+    assert named(fs.make_in_root(rootfd, "/d/x")) == str(inside)
+    assert inside.is_dir()
     assert list(host.iterdir()) == []
-    assert sorted(p.name for p in root.iterdir()) == ["d"]
+
+
+def test_dangling_relative_symlink_target_is_created(root: Path, rootfd: int) -> None:
+    (root / "a").mkdir()
+    (root / "a" / "link").symlink_to("../b/c")
+    assert named(fs.make_in_root(rootfd, "/a/link/x")) == str(root / "b" / "c" / "x")
+
+
+def test_file_through_a_dangling_symlink_is_made_at_its_target(root: Path, rootfd: int) -> None:
+    """Images often ship /etc/resolv.conf -> /run/...: binding a file there creates the target file."""
+    (root / "etc").mkdir()
+    (root / "etc" / "resolv.conf").symlink_to("/run/systemd/resolve/stub-resolv.conf")
+    target = root / "run" / "systemd" / "resolve" / "stub-resolv.conf"
+    assert named(fs.make_in_root(rootfd, "/etc/resolv.conf", directory=False)) == str(target)
+    assert target.is_file() and (root / "etc" / "resolv.conf").is_symlink()
+
+
+def test_make_in_root_through_a_symlink_loop_fails_with_eloop(root: Path, rootfd: int) -> None:
+    (root / "a").symlink_to("/b")
+    (root / "b").symlink_to("/a")
+    with pytest.raises(OSError) as e:
+        fs.make_in_root(rootfd, "/a/x")
+    assert e.value.errno == errno.ELOOP
+    assert sorted(p.name for p in root.iterdir()) == ["a", "b"]
 
 
 def test_make_in_root_dotdot_cannot_leave_the_root(root: Path, rootfd: int, tmp_path: Path) -> None:

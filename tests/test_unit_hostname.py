@@ -42,7 +42,8 @@ def test_empty_values_without_uts_namespace_are_ignored(calls: list[tuple[str, s
 
 
 @pytest.mark.parametrize("field", ["hostname", "domainname"])
-def test_a_name_without_uts_namespace_is_refused_not_applied_to_the_host(calls: list[tuple[str, str]], field: str) -> None:
+def test_a_name_without_uts_namespace_is_refused_not_applied_to_the_host(calls: list[tuple[str, str]],
+                                                                         field: str) -> None:
     with pytest.raises(OCIError, match=f"^{field}: cannot set {field} without a new uts namespace$"):
         hostname.apply(Spec("1.0.0", **{field: "box"}), own_uts_ns=False)
     assert calls == []

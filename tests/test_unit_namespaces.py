@@ -75,7 +75,8 @@ def test_creating_a_user_namespace_is_refused_before_any_unshare(kernel: Kernel)
 
 
 def test_missing_namespace_path_names_the_namespace(kernel: Kernel) -> None:
-    with pytest.raises(OCIError, match="^linux.namespaces: network namespace /run/netns/nope: no such file or directory$"):
+    message = "^linux.namespaces: network namespace /run/netns/nope: no such file or directory$"
+    with pytest.raises(OCIError, match=message):
         namespaces.apply(spec(Namespace("network", "/run/netns/nope")))
     assert (kernel.joined, kernel.unshared) == ([], [])
 
@@ -98,7 +99,8 @@ def test_unshare_error_lists_the_namespaces(monkeypatch: pytest.MonkeyPatch) -> 
         namespaces.apply(spec(Namespace("pid"), Namespace("mount")))
 
 
-def test_time_offsets_are_written_after_unsharing_a_time_namespace(kernel: Kernel, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_time_offsets_are_written_after_unsharing_a_time_namespace(kernel: Kernel,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Offsets go to /proc/self/timens_offsets, one `<clock> <secs> <nanosecs>` line per clock."""
     written: dict[str, str] = {}
 
@@ -116,7 +118,8 @@ def test_time_offsets_are_written_after_unsharing_a_time_namespace(kernel: Kerne
     assert written == {"/proc/self/timens_offsets": "monotonic 86400 0\nboottime 0 7\n"}
 
 
-def test_time_offsets_are_not_written_for_a_joined_time_namespace(kernel: Kernel, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_time_offsets_are_not_written_for_a_joined_time_namespace(kernel: Kernel,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(namespaces, "open", lambda *_: pytest.fail("opened"), raising=False)
     namespaces.apply(spec(Namespace("time", "/proc/self/ns/time"), time_offsets={"monotonic": {"secs": 1}}))
     assert kernel.joined == [(ino("/proc/self/ns/time"), sc.CLONE_NEWTIME)]

@@ -76,7 +76,8 @@ def test_missing_masked_and_readonly_paths_are_skipped(calls: list[Call], root: 
     assert not (root / "proc" / "timer_list").exists() and not (root / "sys").exists()
 
 
-def test_readonly_path_is_bound_onto_itself_then_remounted_read_only(calls: list[Call], root: Path, rootfd: int) -> None:
+def test_readonly_path_is_bound_onto_itself_then_remounted_read_only(calls: list[Call], root: Path,
+                                                                     rootfd: int) -> None:
     apply(rootfd, readonly=("/proc/sys",))
     target = str(root / "proc/sys")
     assert calls == [

@@ -1,12 +1,14 @@
 """Unit tests of appliers/process.py helpers: the env list as a dict, Go-style executable lookup with
 runc's error wording (podman maps it to exit codes), and HOME from /etc/passwd."""
 import io
+import os
 from pathlib import Path
 
 import pytest
 
 from oci_runtime.appliers import process
 from oci_runtime.errors import OCIError
+from oci_runtime.model import Process
 
 
 def test_env_dict_splits_at_the_first_equals_sign_and_last_wins() -> None:
@@ -103,3 +105,23 @@ def test_home_of_without_passwd_is_slash(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(process, "open", missing, raising=False)
     assert process.home_of(0) == "/"
+
+
+def test_make_cwd_creates_a_missing_cwd_inside_the_root(tmp_path: Path) -> None:
+    """runc creates process.cwd when the image lacks it (before the root may turn read-only)."""
+    fd = os.open(tmp_path, os.O_PATH | os.O_DIRECTORY)
+    try:
+        process.make_cwd(Process(cwd="/../srv/app"), fd)
+    finally:
+        os.close(fd)
+    assert (tmp_path / "srv" / "app").is_dir()
+
+
+def test_make_cwd_through_a_file_names_the_cwd(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("")
+    fd = os.open(tmp_path, os.O_PATH | os.O_DIRECTORY)
+    try:
+        with pytest.raises(OCIError, match="^process.cwd: /f/app: .*not a directory$"):
+            process.make_cwd(Process(cwd="/f/app"), fd)
+    finally:
+        os.close(fd)

@@ -73,7 +73,8 @@ def test_prepare_missing_rootfs_is_an_oci_error(calls: list[tuple[Any, ...]], tm
 
 @pytest.mark.parametrize(("path", "mountpoint"), [("/proc/self", "/proc"), ("/proc", "/proc"), ("/procfoo", "/"),
                                                   ("/", "/")])
-def test_mountpoint_of_is_the_longest_enclosing_mount(monkeypatch: pytest.MonkeyPatch, path: str, mountpoint: str) -> None:
+def test_mountpoint_of_is_the_longest_enclosing_mount(monkeypatch: pytest.MonkeyPatch, path: str,
+                                                      mountpoint: str) -> None:
     mountinfo = (b"1 0 8:1 / / rw shared:1 - ext4 /dev/vda rw\n"
                  b"2 1 0:5 / /proc rw,nosuid - proc proc rw\n"
                  b"3 1 0:6 / /pro rw - tmpfs tmpfs rw\n")
@@ -115,7 +116,8 @@ def test_enter_no_pivot_moves_the_rootfs_onto_slash_and_chroots(calls: list[tupl
 
 
 @pytest.mark.parametrize("no_pivot", [False, True])
-def test_enter_without_mount_namespace_only_chroots(calls: list[tuple[Any, ...]], tmp_path: Path, no_pivot: bool) -> None:
+def test_enter_without_mount_namespace_only_chroots(calls: list[tuple[Any, ...]], tmp_path: Path,
+                                                    no_pivot: bool) -> None:
     """No mount may be moved or changed when the mount namespace is the host's, even with rootfsPropagation."""
     fd = os.open(tmp_path, os.O_PATH | os.O_DIRECTORY)
     try:
@@ -134,7 +136,8 @@ def test_enter_applies_rootfs_propagation_to_the_new_slash_last(calls: list[tupl
     assert calls[-2:] == [("chdir", "/"), ("mount", None, "/", None, sc.MS_SHARED | sc.MS_REC)]
 
 
-def test_enter_error_names_the_rootfs(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[Any, ...]], tmp_path: Path) -> None:
+def test_enter_error_names_the_rootfs(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[Any, ...]],
+                                      tmp_path: Path) -> None:
     def refuse(new: str, old: str) -> None:
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), new)
 

@@ -2,7 +2,6 @@
 atomicity, status derivation from a live pid and its start time, and the runtime-spec state object."""
 import json
 import os
-import re
 import stat
 import time
 from collections.abc import Iterator
@@ -219,13 +218,15 @@ def test_open_missing_container_is_not_found(root: str) -> None:
 def test_lock_after_the_directory_was_removed_is_not_found(root: str) -> None:
     """A command that waited on the lock while `delete` removed the container must not act on it."""
     state.new_container(root, "c", data(), {}).close()
-    c = state.open_container(root, "c")
+    waiter = state.open_container(root, "c")
+    deleter = state.open_container(root, "c", lock=True)
+    deleter.remove()
+    deleter.close()
     try:
-        state.open_container(root, "c", lock=True).remove()
         with pytest.raises(ContainerNotFound):
-            c.lock()
+            waiter.lock()
     finally:
-        c.close()
+        waiter.close()
     assert os.listdir(root) == []
 
 

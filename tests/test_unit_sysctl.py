@@ -79,5 +79,6 @@ def test_write_error_names_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
 
     monkeypatch.setattr(sysctl, "open", missing, raising=False)
-    with pytest.raises(OCIError, match=r"^linux\.sysctl\['net\.nope'\]: /proc/sys/net/nope: no such file or directory$"):
+    message = r"^linux\.sysctl\['net\.nope'\]: /proc/sys/net/nope: no such file or directory$"
+    with pytest.raises(OCIError, match=message):
         apply({"net.nope": "1"})

@@ -33,7 +33,7 @@ _TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_I
 
 def apply(spec: Spec, rootfd: int) -> None:
     """Create default and configured device nodes (and the /dev symlinks) in the rootfs."""
-    if any(m.destination.rstrip("/") == "/dev" and ("bind" in m.options or "rbind" in m.options or m.type == "bind")
+    if any(fs.clean(m.destination) == "dev" and ("bind" in m.options or "rbind" in m.options or m.type == "bind")
            for m in spec.mounts):
         devices = list(spec.linux.devices)  # /dev comes from the host: only add what was asked for
         symlinks: tuple = ()

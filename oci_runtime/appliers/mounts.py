@@ -103,7 +103,7 @@ class MountOptions:
                 self.propagation.append(PROPAGATION[opt])
             elif opt in RECURSIVE:
                 set_, clear = RECURSIVE[opt]
-                self.attr_set = (self.attr_set | set_) & ~clear
+                self.attr_set = (self.attr_set & ~clear) | set_
                 self.attr_clr |= clear
             elif opt == "tmpcopyup":
                 self.tmpcopyup = True
@@ -124,7 +124,10 @@ def apply(spec: Spec, rootfd: int, bundle: str) -> None:
         try:
             mount_one(m, rootfd, bundle)
         except OSError as e:
-            raise OCIError(f"error mounting {m.source or m.type!r} to rootfs at {m.destination!r}: {describe(e)}") from None
+            # a /proc/self/fd/N path is our handle on the destination, which is named already
+            path = None if str(e.filename).startswith("/proc/self/fd/") else e.filename
+            error = describe(OSError(e.errno, e.strerror, path))
+            raise OCIError(f"error mounting {m.source or m.type!r} to rootfs at {m.destination!r}: {error}") from None
 
 
 def mount_one(m: Mount, rootfd: int, bundle: str) -> None:

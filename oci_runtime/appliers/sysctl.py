@@ -7,7 +7,7 @@ from ..model import Spec
 def apply(spec: Spec) -> None:
     for key, value in spec.linux.sysctl.items():
         path = "/proc/sys/" + key.replace(".", "/")
-        if ".." in key.split(".") or "/" in key:
+        if "/" in key:
             raise OCIError(f"linux.sysctl[{key!r}]: not a sysctl name")
         try:
             with open(path, "w") as f:

@@ -1,0 +1,47 @@
+"""Hot commands stay cheap: state, start, kill, delete and list never import jsonschema or attrs
+(measured with `python -X importtime`, as the brief asks)."""
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+HEAVY = ("jsonschema", "attr", "referencing", "oci_runtime.model", "oci_runtime.validate", "_cffi_backend")
+
+
+def imported_modules(*argv: str) -> tuple[int, set[str]]:
+    """Exit code and the modules `oci-runtime ARGV` imports. Output goes to a file, not a pipe:
+    a created container keeps the caller's stderr open."""
+    code = "import sys; from oci_runtime.cli import main; sys.exit(main(sys.argv[1:]))"
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code, *argv], stdout=subprocess.DEVNULL, cwd="/",
+                              stderr=err, text=True, timeout=30)
+        err.seek(0)
+        lines = err.read().splitlines()
+    names = {line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time:")}
+    assert proc.returncode == 0, [line for line in lines if not line.startswith("import time:")]
+    return proc.returncode, names
+
+
+@pytest.mark.parametrize("command", [["state"], ["start"], ["kill", "KILL"], ["delete", "--force"], ["list"]])
+def test_hot_commands_import_no_heavy_modules(runtime, bundle, command):
+    bundle.config["process"]["args"] = ["sleep", "1000"]
+    runtime("create", "--bundle", bundle.write(), "c1", check=True)
+    if command[0] == "kill":
+        runtime("start", "c1", check=True)
+    name, *rest = command
+    argv = ["--root", str(runtime.root), name, *(["c1"] if name != "list" and not rest else []), *rest]
+    if name == "kill":
+        argv = ["--root", str(runtime.root), "kill", "c1", "KILL"]
+    elif name == "delete":
+        argv = ["--root", str(runtime.root), "delete", "--force", "c1"]
+    code, names = imported_modules(*argv)
+    assert code == 0
+    assert "oci_runtime.cli" in names, "importtime output was not captured"
+    assert not {n for n in names if n.split(".")[0] in HEAVY or n in HEAVY}, sorted(names)
+
+
+def test_create_does_import_validation(runtime, bundle):
+    """The control: the measurement does see what create imports."""
+    code, names = imported_modules("--root", str(runtime.root), "create", "--bundle", bundle.write(), "c2")
+    assert code == 0 and "oci_runtime.validate" in names and "oci_runtime.model" in names
