@@ -16,6 +16,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 ROOTFS = REPO / "bundles" / "busybox" / "rootfs"
 TEMPLATE = REPO / "bundles" / "busybox" / "config.json"
+CLIENT_CONFIGS = REPO.parent / "shared" / "fixtures" / "client-configs"  # shared/ sits beside the clone
 OCI_RUNTIME = str(Path(sys.executable).parent / "oci-runtime")
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import error_message
+from conftest import CLIENT_CONFIGS, error_message
 
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "client-configs"
+FIXTURES = CLIENT_CONFIGS
 NEEDS_USER_NAMESPACES = {"podman-uidmap.json"}  # issue 3
 # Their programs read the container's cgroup limits, which come with cgroups (issue 4): until
 # then they run `echo` instead, so the rest of the config is still exercised.

@@ -10,8 +10,9 @@ import pytest
 
 from oci_runtime import model
 from oci_runtime.model import Device, IDMapping, Namespace, Spec
+from conftest import CLIENT_CONFIGS
 
-FIXTURES = sorted(glob.glob("/work/shared/fixtures/client-configs/*.json"))
+FIXTURES = sorted(glob.glob(str(CLIENT_CONFIGS / "*.json")))
 
 
 def load(path: str) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def test_fixture_config_is_structured(path: str) -> None:
 
 
 def test_uid_and_gid_mappings_use_hostid_and_containerid() -> None:
-    spec = model.structure(Spec, load("/work/shared/fixtures/client-configs/podman-uidmap.json"))
+    spec = model.structure(Spec, load(str(CLIENT_CONFIGS / "podman-uidmap.json")))
     assert spec.linux.uid_mappings == [IDMapping(container_id=0, host_id=100000, size=65536)]
     assert spec.linux.namespace("user") == Namespace("user")
 

@@ -20,9 +20,10 @@ import pytest
 
 from oci_runtime import validate
 from oci_runtime.errors import ConfigError
+from conftest import CLIENT_CONFIGS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXTURES = sorted(glob.glob("/work/shared/fixtures/client-configs/*.json"))
+FIXTURES = sorted(glob.glob(str(CLIENT_CONFIGS / "*.json")))
 DEBIAN_SCHEMA_DIR = "/usr/share/gocode/src/github.com/opencontainers/runtime-spec/schema"
 
 # A valid config that only uses fields the 1.0.2 schema knows too, so the differential test can compare verdicts.
@@ -428,7 +429,7 @@ def test_base_config_is_valid_and_uses_only_fields_both_schema_versions_know(ups
 
 
 def test_fixture_configs_exist() -> None:
-    assert len(FIXTURES) >= 10, "expected the podman/containerd configs in /work/shared/fixtures/client-configs"
+    assert len(FIXTURES) >= 10, f"expected the podman/containerd configs in {CLIENT_CONFIGS}"
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=os.path.basename)
