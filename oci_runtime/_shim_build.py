@@ -26,6 +26,7 @@ ffibuilder.cdef(
     int oci_close_range(unsigned int first, unsigned int last, unsigned int flags);
     int oci_sethostname(const char *name, size_t len);
     int oci_setdomainname(const char *name, size_t len);
+    int oci_join_session_keyring(const char *name);
     """
 )
 
@@ -65,6 +66,8 @@ ffibuilder.set_source(
     { RET(syscall(SYS_close_range, first, last, flags)); }
     static int oci_sethostname(const char *name, size_t len) { RET(sethostname(name, len)); }
     static int oci_setdomainname(const char *name, size_t len) { RET(setdomainname(name, len)); }
+    static int oci_join_session_keyring(const char *name)
+    { RET(syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, name)); }
     """,
 )
 

@@ -103,7 +103,7 @@ def cmd_create(g: dict, o: dict, args: list[str]) -> int:
     _check_systemd(g)
     operations.create(g["root"], args[0], o["bundle"], pid_file=o["pid_file"] or None,
                       console_socket=o["console_socket"] or None, no_pivot=o["no_pivot"],
-                      preserve_fds=_int_flag(o["preserve_fds"], "preserve-fds"))
+                      no_new_keyring=o["no_new_keyring"], preserve_fds=_int_flag(o["preserve_fds"], "preserve-fds"))
     return 0
 
 
@@ -113,7 +113,7 @@ def cmd_run(g: dict, o: dict, args: list[str]) -> int:
     _check_systemd(g)
     return operations.run(g["root"], args[0], o["bundle"], detach=o["detach"], pid_file=o["pid_file"] or None,
                           console_socket=o["console_socket"] or None, no_pivot=o["no_pivot"],
-                          preserve_fds=_int_flag(o["preserve_fds"], "preserve-fds"))
+                          no_new_keyring=o["no_new_keyring"], preserve_fds=_int_flag(o["preserve_fds"], "preserve-fds"))
 
 
 def cmd_start(g: dict, o: dict, args: list[str]) -> int:

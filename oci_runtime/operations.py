@@ -25,7 +25,8 @@ def parse_signal(text: str) -> int:
 
 
 def create(root: str, container_id: str, bundle: str, pid_file: str | None = None,
-           console_socket: str | None = None, no_pivot: bool = False, preserve_fds: int = 0) -> None:
+           console_socket: str | None = None, no_pivot: bool = False, no_new_keyring: bool = False,
+           preserve_fds: int = 0) -> None:
     """Build the container up to its program, leaving init blocked on the exec fifo."""
     from . import model, processes, validate
 
@@ -51,7 +52,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     c = st.new_container(root, container_id, data, config)
     pid = 0
     try:
-        pid = processes.spawn_init(spec, processes.Options(c.dir, bundle, no_pivot, preserve_fds, (c.dirfd,)))
+        pid = processes.spawn_init(spec, processes.Options(container_id, c.dir, bundle, no_pivot, not no_new_keyring, preserve_fds, (c.dirfd,)))
         c.data["pid"] = pid
         c.data["init_start_time"] = st.proc_start_time(pid)
         c.save()

@@ -18,7 +18,7 @@ from typing import Callable, NoReturn
 import prctl
 
 from . import state as st
-from .appliers import devices, hostname, mounts, namespaces, network, paths, process, rootfs, sysctl
+from .appliers import devices, hostname, keyring, mounts, namespaces, network, paths, process, rootfs, sysctl
 from .errors import OCIError, StartError, describe
 from .model import Spec
 
@@ -30,8 +30,10 @@ MSG_ERROR = "error"  # any child -> parent: {"msg": <one-line error>}; the child
 class Options:
     """What `create` was asked for beyond config.json."""
 
-    def __init__(self, state_dir: str, bundle: str, no_pivot: bool = False, preserve_fds: int = 0,
-                 parent_fds: tuple[int, ...] = ()) -> None:
+    def __init__(self, container_id: str, state_dir: str, bundle: str, no_pivot: bool = False,
+                 new_keyring: bool = True, preserve_fds: int = 0, parent_fds: tuple[int, ...] = ()) -> None:
+        self.container_id = container_id
+        self.new_keyring = new_keyring
         self.state_dir = state_dir
         self.parent_fds = parent_fds  # the parent's own fds (the state lock): closed in the children
         self.bundle = bundle
@@ -113,6 +115,7 @@ def _init(spec: Spec, opts: Options, report: int) -> None:
     own = {ns.type for ns in spec.linux.namespaces}
     os.setsid()
     os.umask(0)
+    keyring.apply(opts.container_id, opts.new_keyring)
     network.apply("network" in own and not spec.linux.namespace("network").path)
     rootfd = rootfs.prepare(spec, "mount" in own)
     mounts.apply(spec, rootfd, opts.bundle)
@@ -134,4 +137,4 @@ def _init(spec: Spec, opts: Options, report: int) -> None:
     os.write(w, b"0")
     for fd in (w, fifo, proc, report):
         os.close(fd)
-    process.execute(spec.process, prepared, opts.preserve_fds)
+    process.execute(spec, prepared, opts.preserve_fds)

@@ -125,6 +125,11 @@ def sethostname(name: str) -> None:
     _check(lib.oci_sethostname(b, len(b)))
 
 
+def join_session_keyring(name: str) -> int:
+    """keyctl(KEYCTL_JOIN_SESSION_KEYRING): a new, named session keyring for this process."""
+    return _check(lib.oci_join_session_keyring(name.encode()))
+
+
 def setdomainname(name: str) -> None:
     b = name.encode()
     _check(lib.oci_setdomainname(b, len(b)))

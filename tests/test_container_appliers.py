@@ -255,3 +255,17 @@ def test_signal_dispositions_are_reset_before_exec(runtime, bundle):
     """Python ignores SIGPIPE; an ignored disposition would survive exec into the container."""
     out = run_sh(runtime, bundle, "grep SigIgn /proc/self/status")
     assert int(out.split()[1], 16) & (1 << (13 - 1)) == 0
+
+
+def session_keyring_names() -> str:
+    return Path("/proc/keys").read_text()
+
+
+def test_a_new_session_keyring_unless_no_new_keyring(runtime, bundle):
+    """The keyring is named `_ses.<id>` (as runc): the host's /proc/keys shows it while it lives."""
+    bundle.config["process"]["args"] = ["sleep", "1000"]
+    runtime("create", "--bundle", bundle.write(), "keyed", check=True)
+    runtime("create", "--no-new-keyring", "--bundle", bundle.write(), "shared-keys", check=True)
+    keys = session_keyring_names()
+    assert "_ses.keyed" in keys
+    assert "_ses.shared-keys" not in keys

@@ -11,7 +11,7 @@ import stat
 from .. import fs
 from .. import syscalls as sc
 from ..errors import OCIError, describe
-from ..model import Process
+from ..model import Process, Spec
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -98,8 +98,8 @@ def prepare(p: Process) -> Prepared:
     return Prepared(path, list(p.args), env, cwd_fd)
 
 
-def execute(p: Process, prep: Prepared, preserve_fds: int) -> None:
-    """Become the configured user and exec the program; only returns by raising."""
+def switch_user(p: Process) -> None:
+    """process.user: supplementary groups, then gid, then uid (the order the kernel needs)."""
     user = p.user
     try:
         os.setgroups(user.additional_gids)
@@ -107,7 +107,13 @@ def execute(p: Process, prep: Prepared, preserve_fds: int) -> None:
         os.setresuid(user.uid, user.uid, user.uid)
     except OSError as e:
         raise OCIError(f"process.user: {describe(e)}") from None
-    os.umask(0o022 if user.umask is None else user.umask)
+
+
+def execute(spec: Spec, prep: Prepared, preserve_fds: int) -> None:
+    """Become the configured user and exec the program; only returns by raising."""
+    p = spec.process
+    switch_user(p)
+    os.umask(0o022 if p.user.umask is None else p.user.umask)
     os.fchdir(prep.cwd_fd)
     os.close(prep.cwd_fd)
     # Python ignores SIGPIPE and SIGXFSZ; ignored dispositions survive exec, so restore them.
