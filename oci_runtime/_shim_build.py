@@ -27,6 +27,45 @@ ffibuilder.cdef(
     int oci_sethostname(const char *name, size_t len);
     int oci_setdomainname(const char *name, size_t len);
     int oci_join_session_keyring(const char *name);
+
+    /* libseccomp (seccomp.h), bound as is: its functions return -errno themselves. */
+    typedef void *scmp_filter_ctx;
+    typedef uint64_t scmp_datum_t;
+    enum scmp_filter_attr {
+        SCMP_FLTATR_ACT_DEFAULT, SCMP_FLTATR_ACT_BADARCH, SCMP_FLTATR_CTL_NNP, SCMP_FLTATR_CTL_TSYNC,
+        SCMP_FLTATR_API_TSKIP, SCMP_FLTATR_CTL_LOG, SCMP_FLTATR_CTL_SSB, SCMP_FLTATR_CTL_OPTIMIZE,
+        SCMP_FLTATR_API_SYSRAWRC, ...
+    };
+    enum scmp_compare {
+        SCMP_CMP_NE, SCMP_CMP_LT, SCMP_CMP_LE, SCMP_CMP_EQ, SCMP_CMP_GE, SCMP_CMP_GT, SCMP_CMP_MASKED_EQ, ...
+    };
+    struct scmp_arg_cmp { unsigned int arg; enum scmp_compare op; scmp_datum_t datum_a; scmp_datum_t datum_b; };
+    struct scmp_version { unsigned int major; unsigned int minor; unsigned int micro; };
+    #define SCMP_ACT_KILL_PROCESS ...
+    #define SCMP_ACT_KILL_THREAD ...
+    #define SCMP_ACT_KILL ...
+    #define SCMP_ACT_TRAP ...
+    #define SCMP_ACT_NOTIFY ...
+    #define SCMP_ACT_LOG ...
+    #define SCMP_ACT_ALLOW ...
+    #define __NR_SCMP_ERROR ...
+
+    const struct scmp_version *seccomp_version(void);
+    unsigned int seccomp_api_get(void);
+    scmp_filter_ctx seccomp_init(uint32_t def_action);
+    void seccomp_release(scmp_filter_ctx ctx);
+    uint32_t seccomp_arch_native(void);
+    uint32_t seccomp_arch_resolve_name(const char *arch_name);
+    int seccomp_arch_add(scmp_filter_ctx ctx, uint32_t arch_token);
+    int seccomp_attr_set(scmp_filter_ctx ctx, enum scmp_filter_attr attr, uint32_t value);
+    int seccomp_attr_get(scmp_filter_ctx ctx, enum scmp_filter_attr attr, uint32_t *value);
+    int seccomp_syscall_resolve_name(const char *name);
+    int seccomp_rule_add_array(scmp_filter_ctx ctx, uint32_t action, int syscall, unsigned int arg_cnt,
+                               const struct scmp_arg_cmp *arg_array);
+    int seccomp_load(scmp_filter_ctx ctx);
+    int seccomp_notify_fd(scmp_filter_ctx ctx);
+    int seccomp_export_pfc(scmp_filter_ctx ctx, int fd);
+    int seccomp_export_bpf(scmp_filter_ctx ctx, int fd);
     """
 )
 
@@ -39,6 +78,7 @@ ffibuilder.set_source(
     #include <unistd.h>
     #include <sys/mount.h>
     #include <sys/syscall.h>
+    #include <seccomp.h>
 
     struct oci_open_how { uint64_t flags; uint64_t mode; uint64_t resolve; };
     struct oci_mount_attr { uint64_t attr_set; uint64_t attr_clr; uint64_t propagation; uint64_t userns_fd; };
@@ -69,6 +109,7 @@ ffibuilder.set_source(
     static int oci_join_session_keyring(const char *name)
     { RET(syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, name)); }
     """,
+    libraries=["seccomp"],
 )
 
 if __name__ == "__main__":

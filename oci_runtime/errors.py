@@ -33,6 +33,10 @@ class StartError(OCIError):
     `<prog> create failed: ` (clients match the text that follows)."""
 
 
+class HookError(OCIError):
+    """A lifecycle hook failed: the lifecycle continues at "destroy" and runs the poststop hooks."""
+
+
 class UsageError(OCIError):
     """Bad command line: wrong flags or arguments."""
 

@@ -1,6 +1,8 @@
 """`oci-runtime features` (features.md, features-linux.md): what this build really supports,
 derived from the appliers' own tables so it can't drift from the code."""
 from .appliers import mounts, namespaces
+from .appliers import seccomp
+from .appliers import capabilities
 from .state import OCI_VERSION
 
 
@@ -8,14 +10,14 @@ def features() -> dict:
     return {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
-        "hooks": [],
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": sorted([*mounts.FLAGS, *mounts.PROPAGATION, *mounts.RECURSIVE, "tmpcopyup"]),
         "linux": {
-            "namespaces": sorted(t for t in namespaces.FLAGS if t != "user"),
-            "capabilities": [],
+            "namespaces": sorted(namespaces.FLAGS),
+            "capabilities": sorted(capabilities.NAMES),
             "cgroup": {"v1": False, "v2": False, "systemd": False, "systemdUser": False, "rdma": False},
-            "seccomp": {"enabled": False},
-            "apparmor": {"enabled": False},
+            "seccomp": seccomp.features(),
+            "apparmor": {"enabled": True},  # profiles are applied (lsm.py); mount labels are not
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": False}},

@@ -8,7 +8,7 @@ import select
 import signal
 
 from . import state as st
-from .errors import ContainerNotFound, InvalidState, OCIError, describe
+from .errors import ContainerNotFound, HookError, InvalidState, OCIError, describe
 
 SIGNALS = {s.name: s.value for s in signal.Signals if not s.name.startswith("SIG_")}
 
@@ -26,19 +26,27 @@ def parse_signal(text: str) -> int:
 
 def create(root: str, container_id: str, bundle: str, pid_file: str | None = None,
            console_socket: str | None = None, no_pivot: bool = False, no_new_keyring: bool = False,
-           preserve_fds: int = 0) -> None:
-    """Build the container up to its program, leaving init blocked on the exec fifo."""
+           preserve_fds: int = 0, foreground: bool = False) -> int | None:
+    """Build the container up to its program, leaving init blocked on the exec fifo.
+
+    foreground: for `run` without --detach; with process.terminal and no console_socket, the pty
+    master is returned (the caller proxies it), else None."""
     from . import model, processes, validate
+    from .appliers import terminal
 
     st.validate_id(container_id)
     bundle = os.path.abspath(bundle)
     config = validate.load_config(bundle)
     validate.validate_config(config)
     spec = model.load_spec(config, bundle)
+    from .appliers import seccomp
+    seccomp.check(spec)  # config-linux.md "Seccomp": refused configs fail create, naming the field
+    from .appliers import capabilities, iopriority, lsm, personality, rlimits, scheduler
+    for fields in (rlimits, scheduler, iopriority, personality, lsm, capabilities):  # capabilities only warn: last
+        fields.check(spec)
     if not os.path.isdir(spec.root.path):
         raise OCIError(f"root.path: {spec.root.path}: no such directory")
-    if spec.process.terminal:
-        raise OCIError("process.terminal: terminals are not supported by oci-runtime yet")
+    terminal.check(spec.process.terminal, console_socket, not foreground)
     data = {
         "pid": 0,
         "init_start_time": None,
@@ -48,23 +56,52 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
         "rootfs": spec.root.path,
         "created": st.now_rfc3339nano(),
         "annotations": spec.annotations,
+        # what start and delete need from the config, without reading the model
+        "hooks": {k: v for k, v in config.get("hooks", {}).items() if k in ("poststart", "poststop")},
     }
     c = st.new_container(root, container_id, data, config)
     pid = 0
+    fifo = -1
+    console = master = None
     try:
-        pid = processes.spawn_init(spec, processes.Options(container_id, c.dir, bundle, no_pivot, not no_new_keyring, preserve_fds, (c.dirfd,)))
+        fifo = os.open(c.path(st.EXEC_FIFO), os.O_PATH | os.O_CLOEXEC)
+        opts = processes.Options(container_id, c.dir, bundle, fifo, hook_state(c), no_pivot, not no_new_keyring,
+                                 preserve_fds, (c.dirfd,))
+        if spec.process.terminal:  # connected before forking: the path is the host's
+            console = terminal.ConsoleSocket(console_socket)
+            opts.console, opts.parent_fds = console.init_fd, (*opts.parent_fds, *console.parent_fds)
+        pid = processes.spawn_init(spec, opts)
         c.data["pid"] = pid
         c.data["init_start_time"] = st.proc_start_time(pid)
         c.save()
         if pid_file:
             write_pid_file(pid_file, pid)
-    except BaseException:
+        if console and console.receiver:
+            master = console.receive()
+    except BaseException as e:
         if pid:
             _kill_wait(pid, signal.SIGKILL)
         c.remove()
+        if isinstance(e, HookError):  # runtime.md: a failed create hook continues at destroy + poststop
+            from . import hooks
+
+            hooks.run_poststop(data["hooks"].get("poststop", []), {**hook_state(c), "status": "stopped"})
         raise
     finally:
+        if fifo >= 0:
+            os.close(fifo)
+        if console:
+            console.close()
         c.close()
+    return master
+
+
+def hook_state(c: st.Container) -> dict:
+    """The state hooks get on stdin (runtime.md "State"); status and pid are filled per hook."""
+    state = {"ociVersion": st.OCI_VERSION, "id": c.id, "status": "", "pid": 0, "bundle": c.data["bundle"]}
+    if c.data.get("annotations"):
+        state["annotations"] = c.data["annotations"]
+    return state
 
 
 def write_pid_file(path: str, pid: int) -> None:
@@ -80,26 +117,69 @@ def write_pid_file(path: str, pid: int) -> None:
 
 
 def start(root: str, container_id: str) -> None:
-    """Release the init blocked on the exec fifo: it then execs the user's program."""
+    """Release the init blocked on the exec fifo; it runs the startContainer hooks, reports back
+    through the fifo and execs the user's program. Then the poststart hooks run here."""
     c = st.open_container(root, container_id, lock=True)
     try:
         status = c.status()
         if status != "created":
             raise InvalidState(_START_ERRORS.get(status, f"cannot start a container in the {status} state"))
-        fd = os.open(c.path(st.EXEC_FIFO), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        try:
-            poller = select.poll()
-            poller.register(fd, select.POLLIN)
-            while not poller.poll(100):
-                if c.status() == "stopped":
-                    raise InvalidState("cannot start a container that has stopped")
-            if os.read(fd, 1) != b"0":
-                raise InvalidState("cannot start container: init exited before starting the process")
-        finally:
-            os.close(fd)
+        outcome = _release_init(c)
+        if outcome != START_OK:
+            _destroy(c, "stopped")
+            if not outcome:
+                raise InvalidState("cannot start a container that has stopped")
+            raise OCIError(outcome.decode(errors="replace"))
         os.unlink(st.EXEC_FIFO, dir_fd=c.dirfd)
+        poststart = c.data.get("hooks", {}).get("poststart")
+        if poststart:
+            from . import hooks
+
+            try:
+                hooks.run("poststart", poststart, {**hook_state(c), "status": "running", "pid": c.pid})
+            except OCIError:
+                _destroy(c, "running")
+                raise
     finally:
         c.close()
+
+
+START_OK = b"0"  # what init writes into the exec fifo when it is about to exec (processes.START_OK)
+
+
+def _release_init(c: st.Container) -> bytes:
+    """Open the exec fifo for reading (init's blocked open then returns) and read init's
+    outcome until it closes its end: START_OK, an error text, or nothing if it died."""
+    fd = os.open(c.path(st.EXEC_FIFO), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        data = b""
+        while True:
+            if not poller.poll(100):
+                if c.status() == "stopped":
+                    return data
+                continue
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                return data
+            data += chunk
+    finally:
+        os.close(fd)
+
+
+def _destroy(c: st.Container, status: str) -> None:
+    """runtime.md lifecycle step 12-13 after a failed start: stop, delete, run poststop hooks."""
+    if status != "stopped" and c.pid:
+        for pid in container_pids(c):
+            _kill_wait(pid, signal.SIGKILL)
+    state = {**hook_state(c), "status": "stopped"}
+    c.remove()
+    poststop = c.data.get("hooks", {}).get("poststop")
+    if poststop:
+        from . import hooks
+
+        hooks.run_poststop(poststop, state)
 
 
 _START_ERRORS = {
@@ -206,21 +286,22 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
         status = c.status()
         if status in ("running", "paused", "creating") and not force:
             raise InvalidState(f"cannot delete container {container_id} that is not stopped: {status}")
-        if status != "stopped":
-            for pid in container_pids(c):
-                _kill_wait(pid, signal.SIGKILL)
-        c.remove()
+        _destroy(c, status)
     finally:
         c.close()
 
 
 def run(root: str, container_id: str, bundle: str, detach: bool = False, **create_args) -> int:
-    """create + start; unless detached, wait for the program and delete: returns its exit status."""
-    create(root, container_id, bundle, **create_args)
+    """create + start; unless detached, wait for the program and delete: returns its exit status.
+    With process.terminal and no --console-socket, the caller's stdin/stdout are proxied to the
+    container's pty meanwhile (the only output of the library: it is the job)."""
+    master = create(root, container_id, bundle, foreground=not detach, **create_args)
     pid = state(root, container_id)["pid"]
     try:
         start(root, container_id)
     except BaseException:
+        if master is not None:
+            os.close(master)
         delete(root, container_id, force=True)
         raise
     if detach:
@@ -228,7 +309,11 @@ def run(root: str, container_id: str, bundle: str, detach: bool = False, **creat
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(s, lambda signum, _frame: _forward(pid, signum))
     try:
-        while True:
+        if master is not None:
+            from .appliers import terminal
+
+            status = terminal.proxy(master, pid)
+        while master is None:
             try:
                 _, status = os.waitpid(pid, 0)
                 break

@@ -1,15 +1,20 @@
 """The three processes of `create`, in the order of runtime.md's lifecycle.
 
 parent (the `create` command)  forks ->  intermediate  forks ->  init
-- intermediate: enters the container's namespaces (joins, then unshare); because a new pid
-  namespace applies to children only, it forks init, reports init's pid and exits.
-- init: pid 1 of the container. Builds the root filesystem, reports READY, then blocks opening
-  the exec fifo for writing until `start` opens it for reading, and finally execs the program.
+- intermediate: joins the namespaces given by path, creates a user namespace (the parent writes
+  its uid/gid maps), then unshares the other new namespaces; because a new pid namespace applies
+  to children only, it forks init, reports init's pid and exits.
+- init: pid 1 of the container. Builds the root filesystem; lets the parent run the prestart and
+  createRuntime hooks, runs createContainer hooks itself, switches root, reports READY and blocks
+  opening the exec fifo until `start`; then runs startContainer hooks, reports the outcome
+  through the fifo, and execs the program.
 - parent: a child subreaper, so init is re-parented to it when the intermediate exits and, when
   the parent itself exits, to the caller's subreaper (conmon, containerd's shim): the container
   ends up as the caller's child, as with runc.
-Messages go child -> parent over one pipe, a JSON object per line (atomic: under PIPE_BUF).
+Messages are JSON objects, one per line (atomic: under PIPE_BUF), child -> parent on `report`
+and parent -> child on `control`.
 """
+import fcntl
 import json
 import os
 import signal
@@ -17,33 +22,57 @@ from typing import Callable, NoReturn
 
 import prctl
 
-from . import state as st
-from .appliers import devices, hostname, keyring, mounts, namespaces, network, paths, process, rootfs, sysctl
-from .errors import OCIError, StartError, describe
+from . import hooks
+from .appliers import devices, hostname, keyring, mounts, namespaces, network, paths, process, rootfs, sysctl, terminal
+from .appliers import seccomp
+from .errors import HookError, OCIError, StartError, describe
 from .model import Spec
 
-MSG_INIT_PID = "init-pid"  # intermediate -> parent: {"pid": <init pid in the parent's pid namespace>}
-MSG_READY = "ready"  # init -> parent: the container is created, init waits on the exec fifo
-MSG_ERROR = "error"  # any child -> parent: {"msg": <one-line error>}; the child then exits
+# child -> parent
+MSG_USERNS = "userns"  # intermediate: it is in its new user namespace; write the id maps
+MSG_INIT_PID = "init-pid"  # intermediate: {"pid": <init pid in the parent's pid namespace>}
+MSG_RUNTIME_HOOKS = "runtime-hooks"  # init: environment made, run prestart + createRuntime hooks
+MSG_READY = "ready"  # init: the container is created, init waits on the exec fifo
+MSG_ERROR = "error"  # any child: {"msg": <one-line error>}; the child then exits
+# parent -> child
+MSG_CONTINUE = "continue"  # the step the child waited for is done
+
+START_OK = b"0"  # init -> `start` through the exec fifo: startContainer hooks ran, exec follows
 
 
 class Options:
     """What `create` was asked for beyond config.json."""
 
-    def __init__(self, container_id: str, state_dir: str, bundle: str, no_pivot: bool = False,
-                 new_keyring: bool = True, preserve_fds: int = 0, parent_fds: tuple[int, ...] = ()) -> None:
+    def __init__(self, container_id: str, state_dir: str, bundle: str, fifo_fd: int, hook_state: dict,
+                 no_pivot: bool = False, new_keyring: bool = True, preserve_fds: int = 0,
+                 parent_fds: tuple[int, ...] = (), console: int | None = None) -> None:
         self.container_id = container_id
-        self.new_keyring = new_keyring
         self.state_dir = state_dir
-        self.parent_fds = parent_fds  # the parent's own fds (the state lock): closed in the children
         self.bundle = bundle
+        self.fifo_fd = fifo_fd  # O_PATH fd of exec.fifo, opened by the parent (init may not reach --root)
+        self.hook_state = hook_state  # the state passed to hooks, less status and pid
         self.no_pivot = no_pivot
+        self.new_keyring = new_keyring
         self.preserve_fds = preserve_fds
+        self.parent_fds = parent_fds  # the parent's own fds (the state lock): closed in the children
+        self.console = console  # process.terminal: connected console socket, init sends the pty master on it
 
 
 def _send(fd: int, msg_type: str, **fields: object) -> None:
     data = json.dumps({"type": msg_type, **fields})
     os.write(fd, data[:3800].encode() + b"\n")
+
+
+def _await(control: int, msg_type: str) -> None:
+    """Block until the parent says the step is done (EOF: the parent died or gave up)."""
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = os.read(control, 1)
+        if not chunk:
+            raise OCIError("the runtime's parent process went away")
+        line += chunk
+    if json.loads(line)["type"] != msg_type:
+        raise OCIError(f"unexpected message from the parent: {line!r}")
 
 
 def _child(report: int, body: Callable[[], None]) -> NoReturn:
@@ -53,7 +82,7 @@ def _child(report: int, body: Callable[[], None]) -> NoReturn:
         body()
         code = 0
     except OCIError as e:
-        _fail(report, str(e))
+        _fail(report, str(e), hook=isinstance(e, HookError))
     except OSError as e:
         _fail(report, describe(e))
     except BaseException as e:  # a bug of ours: still one line, never a hang
@@ -62,10 +91,10 @@ def _child(report: int, body: Callable[[], None]) -> NoReturn:
         os._exit(code)
 
 
-def _fail(report: int, msg: str) -> None:
-    """Report to the parent; after `start` the pipe is closed, so tell the container's stderr."""
+def _fail(report: int, msg: str, hook: bool = False) -> None:
+    """Report to the parent; after `start` nobody reads the pipe, so tell the container's stderr."""
     try:
-        _send(report, MSG_ERROR, msg=msg)
+        _send(report, MSG_ERROR, msg=msg, hook=hook)
     except OSError:
         os.write(2, f"oci-runtime: {msg}\n".encode())
 
@@ -73,24 +102,35 @@ def _fail(report: int, msg: str) -> None:
 def spawn_init(spec: Spec, opts: Options) -> int:
     """Create the container's init process; returns its pid once it is READY."""
     prctl.set_child_subreaper(True)
-    r, w = os.pipe()
+    floor = 3 + opts.preserve_fds
+    r, w, control_r, control_w = (_above(fd, floor) for fd in (*os.pipe(), *os.pipe()))
     intermediate = os.fork()
     if intermediate == 0:
-        for fd in (r, *opts.parent_fds):
+        for fd in (r, control_w, *opts.parent_fds):
             os.close(fd)
-        _child(w, lambda: _intermediate(spec, opts, w))
+        _child(w, lambda: _intermediate(spec, opts, w, control_r))
     os.close(w)
+    os.close(control_r)
     init_pid = 0
     try:
         with os.fdopen(r, "rb") as pipe:
             for line in pipe:
                 msg = json.loads(line)
-                if msg["type"] == MSG_INIT_PID:
+                if msg["type"] == MSG_USERNS:
+                    namespaces.write_id_maps(intermediate, spec)
+                    _send(control_w, MSG_CONTINUE)
+                elif msg["type"] == MSG_INIT_PID:
                     init_pid = msg["pid"]
+                elif msg["type"] == MSG_RUNTIME_HOOKS:
+                    state = {**opts.hook_state, "status": "created", "pid": init_pid}
+                    hooks.run("prestart", spec.hooks.prestart, state)
+                    hooks.run("createRuntime", spec.hooks.create_runtime, state)
+                    _send(control_w, MSG_CONTINUE)
                 elif msg["type"] == MSG_READY:
                     break
                 else:
-                    raise StartError(f"unable to start container process: {msg['msg']}")
+                    error = HookError if msg.get("hook") else StartError
+                    raise error(f"unable to start container process: {msg['msg']}")
             else:
                 raise StartError("unable to start container process: init exited before reporting")
     except BaseException:
@@ -99,19 +139,40 @@ def spawn_init(spec: Spec, opts: Options) -> int:
             os.kill(init_pid, signal.SIGKILL)
             os.waitpid(init_pid, 0)
         raise
+    finally:
+        os.close(control_w)
     os.waitpid(intermediate, 0)
     return init_pid
 
 
-def _intermediate(spec: Spec, opts: Options, report: int) -> None:
-    namespaces.apply(spec)
+def _above(fd: int, floor: int) -> int:
+    """Move fd to a number >= floor: fds 3..floor-1 are the caller's, passed with --preserve-fds."""
+    if fd >= floor:
+        return fd
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor)
+    os.close(fd)
+    return high
+
+
+def _intermediate(spec: Spec, opts: Options, report: int, control: int) -> None:
+    namespaces.join(spec)
+    if namespaces.creates_user_namespace(spec):
+        namespaces.unshare_user()
+        _send(report, MSG_USERNS)
+        _await(control, MSG_CONTINUE)
+    if namespaces.in_user_namespace(spec):  # made or joined: files we create need a mapped owner
+        namespaces.become_root()
+    namespaces.unshare_others(spec)
     pid = os.fork()
     if pid == 0:
-        _child(report, lambda: _init(spec, opts, report))
+        _child(report, lambda: _init(spec, opts, report, control))
     _send(report, MSG_INIT_PID, pid=pid)
 
 
-def _init(spec: Spec, opts: Options, report: int) -> None:
+def _init(spec: Spec, opts: Options, report: int, control: int) -> None:
+    # Non-dumpable from the start (CVE-2019-5736): no container process may reach our /proc/<pid>/exe
+    # (the host's interpreter) or fds; the kernel makes the program dumpable again at its execve.
+    prctl.set_dumpable(False)
     own = {ns.type for ns in spec.linux.namespaces}
     os.setsid()
     os.umask(0)
@@ -119,22 +180,39 @@ def _init(spec: Spec, opts: Options, report: int) -> None:
     network.apply("network" in own and not spec.linux.namespace("network").path)
     rootfd = rootfs.prepare(spec, "mount" in own)
     mounts.apply(spec, rootfd, opts.bundle)
-    devices.apply(spec, rootfd)
+    devices.apply(spec, rootfd, namespaces.in_user_namespace(spec))
     sysctl.apply(spec)
     paths.apply(spec, rootfd)
     hostname.apply(spec, "uts" in own)
     process.make_cwd(spec.process, rootfd)
-    # Taken before the root switch: the fifo lives in the host's state dir, reopened via host /proc.
-    fifo = os.open(os.path.join(opts.state_dir, st.EXEC_FIFO), os.O_PATH | os.O_CLOEXEC)
+    if spec.hooks.prestart or spec.hooks.create_runtime:
+        _send(report, MSG_RUNTIME_HOOKS)
+        _await(control, MSG_CONTINUE)
+    # pid "as seen by the container" for hooks run in its namespaces (runtime.md, State)
+    hooks.run("createContainer", spec.hooks.create_container, {**opts.hook_state, "status": "created", "pid": os.getpid()})
+    # Taken before the root switch: the fifo is reopened through the host's /proc.
     proc = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    seccomp.connect_listener(spec, opts.container_id, opts.bundle)  # listenerPath is a host path
     rootfs.enter(spec, rootfd, "mount" in own, opts.no_pivot)
     os.close(rootfd)
+    # Before root.readonly, as runc: /dev/console may have to be created in the rootfs.
+    pty = terminal.setup(spec.process, opts.console, "mount" in own) if opts.console is not None else None
     rootfs.finish(spec)
     prepared = process.prepare(spec.process)
     _send(report, MSG_READY)
     # Blocks until `start` opens the fifo for reading.
-    w = os.open(f"self/fd/{fifo}", os.O_WRONLY | os.O_CLOEXEC, dir_fd=proc)
-    os.write(w, b"0")
-    for fd in (w, fifo, proc, report):
+    fifo = os.open(f"self/fd/{opts.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC, dir_fd=proc)
+    for fd in (proc, opts.fifo_fd):
         os.close(fd)
+    try:
+        hooks.run("startContainer", spec.hooks.start_container,
+                  {**opts.hook_state, "status": "created", "pid": os.getpid()})
+    except OCIError as e:
+        os.write(fifo, str(e).encode())  # `start` reports it
+        raise
+    os.write(fifo, START_OK)
+    os.close(fifo)
+    if pty is not None:
+        terminal.attach(pty, spec.process.user.uid)
+    seccomp.apply(spec, late=False)  # without noNewPrivileges: while still privileged, as runc
     process.execute(spec, prepared, opts.preserve_fds)

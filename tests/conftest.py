@@ -110,6 +110,12 @@ def bundle(tmp_path: Path):
     path.mkdir()
     rootfs = tmp_path / "rootfs"
     subprocess.run(["cp", "-a", str(ROOTFS), str(rootfs)], check=True)
+    # A container root mapped by a user namespace must reach the rootfs, as with runc; pytest's
+    # temp dirs are 0700, so open them for traversal.
+    for parent in rootfs.parents:
+        if parent == Path(tempfile.gettempdir()):
+            break
+        parent.chmod(parent.stat().st_mode | 0o711)
     config = busybox_config("true")
     config["root"]["path"] = str(rootfs)
     return Bundle(path, config)

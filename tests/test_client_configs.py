@@ -2,15 +2,16 @@
 run on oci-runtime, with root.path pointed at a busybox rootfs and the host paths they name
 (bind sources under /var/lib/example) replaced by test files of the same kind."""
 import json
+import re
+import subprocess
 import os
 from pathlib import Path
 
 import pytest
 
-from conftest import CLIENT_CONFIGS, error_message
+from conftest import CLIENT_CONFIGS
 
 FIXTURES = CLIENT_CONFIGS
-NEEDS_USER_NAMESPACES = {"podman-uidmap.json"}  # issue 3
 # Their programs read the container's cgroup limits, which come with cgroups (issue 4): until
 # then they run `echo` instead, so the rest of the config is still exercised.
 READS_CGROUP_LIMITS = {"containerd-mem-cpus-seccomp-mount.json", "podman-rootfs-memory-pids-cpus.json"}
@@ -26,9 +27,10 @@ def fixture_names() -> list[str]:
 def adapt(name: str, config: dict, bundle_path: Path, rootfs: str) -> dict:
     """Point the config at our rootfs and give every missing bind source a stand-in."""
     config["root"]["path"] = rootfs
-    if config["process"].get("terminal"):
-        config["process"]["terminal"] = False  # terminals: issue 3
-        config["process"]["args"] = ["/bin/echo", "was a terminal config"]
+    if config["linux"].get("uidMappings"):  # podman chowns an image to the mapped ids: do the same
+        root_uid = next(m["hostID"] for m in config["linux"]["uidMappings"] if m["containerID"] == 0)
+        root_gid = next(m["hostID"] for m in config["linux"]["gidMappings"] if m["containerID"] == 0)
+        subprocess.run(["chown", "-hR", f"{root_uid}:{root_gid}", rootfs], check=True)
     if config["process"]["args"] == ["/bin/sleep", "1000"] or name in READS_CGROUP_LIMITS:
         config["process"]["args"] = ["/bin/echo", name]
     for i, m in enumerate(config.get("mounts", [])):
@@ -53,11 +55,37 @@ def test_client_config_runs(runtime, bundle, name):
     config = json.loads((FIXTURES / name).read_text())
     adapt(name, config, bundle.path, bundle.config["root"]["path"])
     bundle.config = config
-    proc = runtime("run", "--bundle", bundle.write(), "client")
-    if name in NEEDS_USER_NAMESPACES:
-        assert proc.returncode == 1
-        assert "creating a user namespace is not supported" in error_message(proc.stderr)
+    if config["process"].get("terminal"):  # as the clients do: create with a console socket, read the master
+        output = run_on_console(runtime, bundle)
+        # containerd-tty.json's interactive sh computed 42; podman-image-tty.json runs `tty; echo ok`
+        assert "42-terminal" in output or re.search(r"/dev/pts/\d+\r\nok\r\n", output), output
+        assert runtime.ids() == []
         return
+    proc = runtime("run", "--bundle", bundle.write(), "client")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip(), "the program printed nothing"
     assert runtime.ids() == []
+
+
+def run_on_console(runtime, bundle) -> str:
+    """create --console-socket, start, answer an interactive shell, collect the pty's output."""
+    from test_terminal import Listener, read_until_closed
+
+    console = Listener()
+    try:
+        runtime("create", "--bundle", bundle.write(), "--console-socket", console.path, "client", check=True)
+        _, fds, _ = console.receive()
+        assert len(fds) == 1, f"expected the pty master, got {fds}"
+        try:
+            runtime("start", "client", check=True)
+            try:  # for containerd-tty.json's interactive /bin/sh; the echoed input shows $((6*7))
+                os.write(fds[0], b"echo $((6*7))-terminal; exit\n")
+            except OSError:  # the program already exited: EIO
+                pass
+            output = read_until_closed(fds[0])
+        finally:
+            os.close(fds[0])
+        runtime("delete", "--force", "client", check=True)
+        return output
+    finally:
+        console.close()

@@ -267,7 +267,8 @@ def test_features_reports_what_is_supported(runtime):
 
     features = json.loads(runtime("features", check=True).stdout)
     validate_features(features)
-    assert "rbind" in features["mountOptions"] and "user" not in features["linux"]["namespaces"]
+    assert "rbind" in features["mountOptions"] and "user" in features["linux"]["namespaces"]
+    assert "poststop" in features["hooks"]
 
 
 def test_version_and_help(runtime):

@@ -1,5 +1,5 @@
 """Unit tests of features.py: `oci-runtime features` is a valid features document that claims exactly what
-the appliers implement (no user namespaces yet; every mount option the mounts tables know)."""
+the appliers implement (every namespace type and hook, every mount option the mounts tables know)."""
 import json
 
 import pytest
@@ -14,10 +14,10 @@ def test_features_document_is_valid() -> None:
     validate_features(features())
 
 
-def test_user_namespaces_are_not_claimed() -> None:
-    namespaces = features()["linux"]["namespaces"]
-    assert "user" not in namespaces
-    assert set(namespaces) == {"cgroup", "ipc", "mount", "network", "pid", "time", "uts"}
+def test_every_namespace_type_and_hook_is_claimed() -> None:
+    assert set(features()["linux"]["namespaces"]) == {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"}
+    assert features()["hooks"] == ["prestart", "createRuntime", "createContainer", "startContainer", "poststart",
+                                   "poststop"]
 
 
 def test_every_mount_option_the_tables_know_is_listed_once_and_sorted() -> None:

@@ -41,20 +41,26 @@ def ino(path: str) -> int:
     return os.stat(path).st_ino
 
 
+def enter(s: Spec) -> None:
+    """What the intermediate process does apart from the user namespace handshake."""
+    namespaces.join(s)
+    namespaces.unshare_others(s)
+
+
 def test_new_namespaces_are_created_by_one_unshare_of_all_flags(kernel: Kernel) -> None:
-    namespaces.apply(spec(*(Namespace(t) for t in ("pid", "network", "ipc", "uts", "mount", "cgroup", "time"))))
+    enter(spec(*(Namespace(t) for t in ("pid", "network", "ipc", "uts", "mount", "cgroup", "time"))))
     assert kernel.unshared == [sc.CLONE_NEWPID | sc.CLONE_NEWNET | sc.CLONE_NEWIPC | sc.CLONE_NEWUTS
                                | sc.CLONE_NEWNS | sc.CLONE_NEWCGROUP | sc.CLONE_NEWTIME]
     assert kernel.joined == []
 
 
 def test_no_namespaces_asks_for_nothing(kernel: Kernel) -> None:
-    namespaces.apply(spec())
+    enter(spec())
     assert (kernel.joined, kernel.unshared) == ([], [])
 
 
 def test_namespaces_with_a_path_are_joined_with_their_flag(kernel: Kernel) -> None:
-    namespaces.apply(spec(Namespace("network", "/proc/self/ns/net"), Namespace("ipc", "/proc/self/ns/ipc"),
+    enter(spec(Namespace("network", "/proc/self/ns/net"), Namespace("ipc", "/proc/self/ns/ipc"),
                           Namespace("pid")))
     assert kernel.joined == [(ino("/proc/self/ns/net"), sc.CLONE_NEWNET), (ino("/proc/self/ns/ipc"), sc.CLONE_NEWIPC)]
     assert kernel.unshared == [sc.CLONE_NEWPID]
@@ -62,22 +68,48 @@ def test_namespaces_with_a_path_are_joined_with_their_flag(kernel: Kernel) -> No
 
 def test_user_namespace_is_joined_first(kernel: Kernel) -> None:
     """Joining the user namespace first gives the privileges needed to join the others it owns."""
-    namespaces.apply(spec(Namespace("uts", "/proc/self/ns/uts"), Namespace("user", "/proc/self/ns/user"),
+    enter(spec(Namespace("uts", "/proc/self/ns/uts"), Namespace("user", "/proc/self/ns/user"),
                           Namespace("mount", "/proc/self/ns/mnt")))
     assert kernel.joined == [(ino("/proc/self/ns/user"), sc.CLONE_NEWUSER), (ino("/proc/self/ns/uts"), sc.CLONE_NEWUTS),
                              (ino("/proc/self/ns/mnt"), sc.CLONE_NEWNS)]
 
 
-def test_creating_a_user_namespace_is_refused_before_any_unshare(kernel: Kernel) -> None:
-    with pytest.raises(OCIError, match="user namespace is not supported"):
-        namespaces.apply(spec(Namespace("pid"), Namespace("user")))
-    assert kernel.unshared == []
+def test_a_new_user_namespace_is_left_out_of_the_other_unshare(kernel: Kernel) -> None:
+    """The user namespace is created alone (unshare_user) so the parent can map it first."""
+    s = spec(Namespace("pid"), Namespace("user"))
+    enter(s)
+    assert kernel.unshared == [sc.CLONE_NEWPID]
+    assert namespaces.creates_user_namespace(s)
+    namespaces.unshare_user()
+    assert kernel.unshared[-1] == sc.CLONE_NEWUSER
+
+
+def test_id_maps_are_written_as_the_kernel_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    from oci_runtime.model import IDMapping
+
+    written: dict[str, str] = {}
+
+    class File(io.StringIO):
+        def __init__(self, path: str) -> None:
+            super().__init__()
+            self.path = path
+
+        def close(self) -> None:
+            written[self.path] = self.getvalue()
+            super().close()
+
+    monkeypatch.setattr(namespaces, "open", lambda path, mode: File(path), raising=False)
+    s = Spec("1.0.0", linux=Linux(namespaces=[Namespace("user")],
+                                  uid_mappings=[IDMapping(0, 1000, 1), IDMapping(1, 100000, 65535)],
+                                  gid_mappings=[IDMapping(0, 2000, 10)]))
+    namespaces.write_id_maps(42, s)
+    assert written == {"/proc/42/uid_map": "0 1000 1\n1 100000 65535\n", "/proc/42/gid_map": "0 2000 10\n"}
 
 
 def test_missing_namespace_path_names_the_namespace(kernel: Kernel) -> None:
     message = "^linux.namespaces: network namespace /run/netns/nope: no such file or directory$"
     with pytest.raises(OCIError, match=message):
-        namespaces.apply(spec(Namespace("network", "/run/netns/nope")))
+        enter(spec(Namespace("network", "/run/netns/nope")))
     assert (kernel.joined, kernel.unshared) == ([], [])
 
 
@@ -87,7 +119,7 @@ def test_setns_error_names_the_namespace_and_path(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(sc, "setns", refuse)
     with pytest.raises(OCIError, match="^linux.namespaces: joining ipc namespace /proc/self/ns/net: invalid argument$"):
-        namespaces.apply(spec(Namespace("ipc", "/proc/self/ns/net")))
+        enter(spec(Namespace("ipc", "/proc/self/ns/net")))
 
 
 def test_unshare_error_lists_the_namespaces(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,7 +128,7 @@ def test_unshare_error_lists_the_namespaces(monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.setattr(sc, "unshare", refuse)
     with pytest.raises(OCIError, match=r"^linux.namespaces: unshare\(pid, mount\): operation not permitted$"):
-        namespaces.apply(spec(Namespace("pid"), Namespace("mount")))
+        enter(spec(Namespace("pid"), Namespace("mount")))
 
 
 def test_time_offsets_are_written_after_unsharing_a_time_namespace(kernel: Kernel,
@@ -114,17 +146,19 @@ def test_time_offsets_are_written_after_unsharing_a_time_namespace(kernel: Kerne
         return File()
 
     monkeypatch.setattr(namespaces, "open", fake_open, raising=False)
-    namespaces.apply(spec(Namespace("time"), time_offsets={"monotonic": {"secs": 86400}, "boottime": {"nanosecs": 7}}))
+    enter(spec(Namespace("time"), time_offsets={"monotonic": {"secs": 86400}, "boottime": {"nanosecs": 7}}))
     assert written == {"/proc/self/timens_offsets": "monotonic 86400 0\nboottime 0 7\n"}
 
 
 def test_time_offsets_are_not_written_for_a_joined_time_namespace(kernel: Kernel,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(namespaces, "open", lambda *_: pytest.fail("opened"), raising=False)
-    namespaces.apply(spec(Namespace("time", "/proc/self/ns/time"), time_offsets={"monotonic": {"secs": 1}}))
+    enter(spec(Namespace("time", "/proc/self/ns/time"), time_offsets={"monotonic": {"secs": 1}}))
     assert kernel.joined == [(ino("/proc/self/ns/time"), sc.CLONE_NEWTIME)]
 
 
-def test_is_new_is_true_for_created_and_joined_namespaces() -> None:
-    s = spec(Namespace("pid"), Namespace("network", "/proc/self/ns/net"))
-    assert namespaces.is_new(s, "pid") and namespaces.is_new(s, "network") and not namespaces.is_new(s, "uts")
+def test_in_user_namespace_is_true_for_created_and_joined_ones() -> None:
+    assert namespaces.in_user_namespace(spec(Namespace("user")))
+    assert namespaces.in_user_namespace(spec(Namespace("user", "/proc/self/ns/user")))
+    assert not namespaces.in_user_namespace(spec(Namespace("pid")))
+    assert not namespaces.creates_user_namespace(spec(Namespace("user", "/proc/self/ns/user")))

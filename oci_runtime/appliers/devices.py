@@ -4,10 +4,12 @@ Unless /dev is bind-mounted from elsewhere, the container gets /dev/null, zero, 
 urandom, tty, the /dev/fd, stdin/stdout/stderr symlinks and /dev/ptmx -> pts/ptmx, plus every
 configured device node. Nodes are made with mknodat under fds resolved inside the rootfs.
 """
+import errno
 import os
 import stat
 
 from .. import fs
+from .. import syscalls as sc
 from ..errors import OCIError, describe
 from ..model import Device, Spec
 
@@ -31,8 +33,10 @@ DEFAULT_SYMLINKS = (
 _TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
 
 
-def apply(spec: Spec, rootfd: int) -> None:
-    """Create default and configured device nodes (and the /dev symlinks) in the rootfs."""
+def apply(spec: Spec, rootfd: int, in_user_namespace: bool = False) -> None:
+    """Create default and configured device nodes (and the /dev symlinks) in the rootfs.
+
+    In a user namespace mknod is not allowed: the host's node is bind-mounted instead (as runc)."""
     if any(fs.clean(m.destination) == "dev" and ("bind" in m.options or "rbind" in m.options or m.type == "bind")
            for m in spec.mounts):
         devices = list(spec.linux.devices)  # /dev comes from the host: only add what was asked for
@@ -43,7 +47,7 @@ def apply(spec: Spec, rootfd: int) -> None:
         symlinks = DEFAULT_SYMLINKS
     for d in devices:
         try:
-            make_node(rootfd, d)
+            (bind_node if in_user_namespace else make_node)(rootfd, d)
         except OSError as e:
             raise OCIError(f"linux.devices: creating {d.path}: {describe(e)}") from None
     for target, link in symlinks:
@@ -72,6 +76,18 @@ def make_node(rootfd: int, d: Device) -> None:
             os.close(node)
     finally:
         os.close(parent)
+
+
+def bind_node(rootfd: int, d: Device) -> None:
+    """Bind the host's node at the same path onto an empty file in the rootfs."""
+    st = os.stat(d.path)
+    if stat.S_IFMT(st.st_mode) != _TYPES[d.type] or st.st_rdev != os.makedev(d.major or 0, d.minor or 0):
+        raise OSError(errno.ENODEV, "the host has no such device at this path to bind", d.path)
+    target = fs.make_in_root(rootfd, d.path, directory=False)
+    try:
+        sc.mount(d.path, fs.fd_path(target), None, sc.MS_BIND)
+    finally:
+        os.close(target)
 
 
 def make_symlink(rootfd: int, target: str, link: str) -> None:

@@ -232,7 +232,13 @@ def mount_cgroup(rootfd: int, destination: str, opts: MountOptions) -> None:
     _at(fs.make_in_root(rootfd, destination), lambda p: sc.mount("tmpfs", p, "tmpfs", flags, "mode=755"))
     for name, fstype, data in hierarchies:
         target = fs.make_in_root(rootfd, os.path.join(destination, name))
-        _at(target, lambda p: sc.mount(fstype, p, fstype, opts.flags, data or None))
+        try:
+            _at(target, lambda p: sc.mount(fstype, p, fstype, opts.flags, data or None))
+        except PermissionError:
+            # In a user namespace a fresh cgroup v1 mount is refused: bind the host's hierarchy.
+            host = os.path.join("/sys/fs/cgroup", name)
+            _at(fs.make_in_root(rootfd, os.path.join(destination, name)),
+                lambda p: sc.mount(host, p, None, sc.MS_BIND | sc.MS_REC))
     if opts.flags & sc.MS_RDONLY:
         _at(fs.make_in_root(rootfd, destination),
             lambda p: sc.mount(None, p, None, sc.MS_REMOUNT | sc.MS_BIND | opts.flags | locked_flags(p)))

@@ -1,7 +1,10 @@
-"""`linux.namespaces` (config-linux.md "Namespaces"): join the ones with a `path`, create the rest.
+"""`linux.namespaces`, `linux.uidMappings`/`gidMappings`, `linux.timeOffsets`
+(config-linux.md "Namespaces", "User namespace mappings", "Offset for Time Namespace").
 
-Runs in the intermediate process: unshare() of pid and time namespaces only affects children,
-so the container's init is forked afterwards and becomes pid 1 of the new pid namespace.
+Runs in the intermediate process, in this order: join the namespaces given by `path` (user
+first: joining it decides which privileges the other joins have); create a new user namespace,
+whose maps the parent writes from outside; then unshare every other new namespace at once.
+unshare() of pid and time namespaces only affects children, so init is forked afterwards.
 """
 import os
 
@@ -21,10 +24,9 @@ FLAGS = {
 }
 
 
-def apply(spec: Spec) -> None:
-    """Enter the container's namespaces: joins first (user first of all), then one unshare()."""
-    joins = sorted((ns for ns in spec.linux.namespaces if ns.path), key=lambda ns: ns.type != "user")
-    for ns in joins:
+def join(spec: Spec) -> None:
+    """setns() into every namespace that has a `path`, the user namespace first."""
+    for ns in sorted((ns for ns in spec.linux.namespaces if ns.path), key=lambda ns: ns.type != "user"):
         try:
             fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError as e:
@@ -35,9 +37,52 @@ def apply(spec: Spec) -> None:
             raise OCIError(f"linux.namespaces: joining {ns.type} namespace {ns.path}: {describe(e)}") from None
         finally:
             os.close(fd)
-    new = [ns.type for ns in spec.linux.namespaces if not ns.path]
-    if "user" in new:
-        raise OCIError("linux.namespaces: creating a user namespace is not supported by oci-runtime yet")
+
+
+def creates_user_namespace(spec: Spec) -> bool:
+    ns = spec.linux.namespace("user")
+    return ns is not None and not ns.path
+
+
+def in_user_namespace(spec: Spec) -> bool:
+    """True when the container runs in a user namespace other than ours (made or joined)."""
+    return spec.linux.namespace("user") is not None
+
+
+def unshare_user() -> None:
+    try:
+        sc.unshare(sc.CLONE_NEWUSER)
+    except OSError as e:
+        raise OCIError(f"linux.namespaces: creating a user namespace: {describe(e)}") from None
+
+
+def write_id_maps(pid: int, spec: Spec) -> None:
+    """Parent side: linux.uidMappings/gidMappings into /proc/<pid>/{uid,gid}_map.
+
+    Written by the parent, which holds CAP_SETUID/CAP_SETGID in the parent user namespace, so any
+    mapping is allowed (and setgroups needs no "deny")."""
+    for field, name, mappings in (("linux.uidMappings", "uid_map", spec.linux.uid_mappings),
+                                  ("linux.gidMappings", "gid_map", spec.linux.gid_mappings)):
+        text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in mappings)
+        try:
+            with open(f"/proc/{pid}/{name}", "w") as f:
+                f.write(text)
+        except OSError as e:
+            raise OCIError(f"{field}: writing {name}: {describe(e)}") from None
+
+
+def become_root() -> None:
+    """In the new user namespace, act as its uid/gid 0 (mapped to the host ids of the config)."""
+    try:
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    except OSError as e:
+        raise OCIError(f"linux.uidMappings/gidMappings: container root (0) is not mapped: {describe(e)}") from None
+
+
+def unshare_others(spec: Spec) -> None:
+    """One unshare() for every new namespace but user; then the time offsets."""
+    new = [ns.type for ns in spec.linux.namespaces if not ns.path and ns.type != "user"]
     flags = 0
     for ns_type in new:
         flags |= FLAGS[ns_type]
@@ -58,8 +103,3 @@ def write_time_offsets(offsets: dict) -> None:
             f.write(lines)
     except OSError as e:
         raise OCIError(f"linux.timeOffsets: {describe(e)}") from None
-
-
-def is_new(spec: Spec, ns_type: str) -> bool:
-    """True when the container gets a namespace of this type of its own (created or joined)."""
-    return spec.linux.namespace(ns_type) is not None

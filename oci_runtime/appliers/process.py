@@ -10,8 +10,10 @@ import stat
 
 from .. import fs
 from .. import syscalls as sc
+from . import seccomp
 from ..errors import OCIError, describe
 from ..model import Process, Spec
+from . import capabilities, lsm, nonewprivs, oom, rlimits, scheduler
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -112,7 +114,12 @@ def switch_user(p: Process) -> None:
 def execute(spec: Spec, prep: Prepared, preserve_fds: int) -> None:
     """Become the configured user and exec the program; only returns by raising."""
     p = spec.process
+    oom.apply(p)  # opens a file: before an RLIMIT_NOFILE could forbid it
+    rlimits.apply(p)
+    scheduler.apply(p)
+    plan = capabilities.before_user_switch(p)
     switch_user(p)
+    capabilities.after_user_switch(plan)
     os.umask(0o022 if p.user.umask is None else p.user.umask)
     os.fchdir(prep.cwd_fd)
     os.close(prep.cwd_fd)
@@ -120,6 +127,9 @@ def execute(spec: Spec, prep: Prepared, preserve_fds: int) -> None:
     for sig in (signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, ())
+    lsm.apply(p)
+    nonewprivs.apply(p)
+    seccomp.apply(spec)  # with noNewPrivileges: as late as possible (see seccomp.py)
     for fd in range(3, 3 + preserve_fds):
         try:
             os.set_inheritable(fd, True)

@@ -1,0 +1,13 @@
+"""Unit tests of appliers/nonewprivs.py: PR_SET_NO_NEW_PRIVS is asked for exactly when configured."""
+import pytest
+
+from oci_runtime.appliers import nonewprivs
+from oci_runtime.model import Process
+
+
+@pytest.mark.parametrize("configured, expected", [(True, [True]), (False, [])])
+def test_no_new_privs_only_when_configured(monkeypatch: pytest.MonkeyPatch, configured: bool, expected: list) -> None:
+    calls: list[bool] = []
+    monkeypatch.setattr(nonewprivs.prctl, "set_no_new_privs", calls.append)
+    nonewprivs.apply(Process(cwd="/", no_new_privileges=configured))
+    assert calls == expected
