@@ -10,6 +10,7 @@ ffibuilder = FFI()
 ffibuilder.cdef(
     """
     struct oci_open_how { uint64_t flags; uint64_t mode; uint64_t resolve; };
+    struct oci_sched_attr { uint32_t size; uint32_t sched_policy; uint64_t sched_flags; int32_t sched_nice; uint32_t sched_priority; uint64_t sched_runtime; uint64_t sched_deadline; uint64_t sched_period; };
     struct oci_mount_attr { uint64_t attr_set; uint64_t attr_clr; uint64_t propagation; uint64_t userns_fd; };
 
     int oci_unshare(int flags);
@@ -27,6 +28,10 @@ ffibuilder.cdef(
     int oci_sethostname(const char *name, size_t len);
     int oci_setdomainname(const char *name, size_t len);
     int oci_join_session_keyring(const char *name);
+    int oci_prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5);
+    int oci_ioprio_set(int which, int who, int ioprio);
+    int oci_personality(unsigned long persona);
+    int oci_sched_setattr(int pid, struct oci_sched_attr *attr, unsigned int flags);
 
     /* libseccomp (seccomp.h), bound as is: its functions return -errno themselves. */
     typedef void *scmp_filter_ctx;
@@ -77,10 +82,13 @@ ffibuilder.set_source(
     #include <stdint.h>
     #include <unistd.h>
     #include <sys/mount.h>
+    #include <sys/personality.h>
+    #include <sys/prctl.h>
     #include <sys/syscall.h>
     #include <seccomp.h>
 
     struct oci_open_how { uint64_t flags; uint64_t mode; uint64_t resolve; };
+    struct oci_sched_attr { uint32_t size; uint32_t sched_policy; uint64_t sched_flags; int32_t sched_nice; uint32_t sched_priority; uint64_t sched_runtime; uint64_t sched_deadline; uint64_t sched_period; };
     struct oci_mount_attr { uint64_t attr_set; uint64_t attr_clr; uint64_t propagation; uint64_t userns_fd; };
 
     #define RET(expr) do { long r_ = (expr); return r_ < 0 ? -errno : (int)r_; } while (0)
@@ -108,6 +116,12 @@ ffibuilder.set_source(
     static int oci_setdomainname(const char *name, size_t len) { RET(setdomainname(name, len)); }
     static int oci_join_session_keyring(const char *name)
     { RET(syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, name)); }
+    static int oci_prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)
+    { RET(prctl(option, arg2, arg3, arg4, arg5)); }
+    static int oci_ioprio_set(int which, int who, int ioprio) { RET(syscall(SYS_ioprio_set, which, who, ioprio)); }
+    static int oci_personality(unsigned long persona) { RET(personality(persona)); }
+    static int oci_sched_setattr(int pid, struct oci_sched_attr *attr, unsigned int flags)
+    { RET(syscall(SYS_sched_setattr, pid, attr, flags)); }
     """,
     libraries=["seccomp"],
 )

@@ -32,18 +32,17 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     foreground: for `run` without --detach; with process.terminal and no console_socket, the pty
     master is returned (the caller proxies it), else None."""
     from . import model, processes, validate
-    from .appliers import terminal
+    from .appliers import capabilities, iopriority, lsm, process, rlimits, scheduler, seccomp, terminal
 
     st.validate_id(container_id)
     bundle = os.path.abspath(bundle)
     config = validate.load_config(bundle)
     validate.validate_config(config)
     spec = model.load_spec(config, bundle)
-    from .appliers import seccomp
-    seccomp.check(spec)  # config-linux.md "Seccomp": refused configs fail create, naming the field
-    from .appliers import capabilities, iopriority, lsm, personality, rlimits, scheduler
-    for fields in (rlimits, scheduler, iopriority, personality, lsm, capabilities):  # capabilities only warn: last
-        fields.check(spec)
+    # What the schema can't express fails here, naming the field; capabilities only warn: last.
+    for section in (seccomp, rlimits, scheduler, iopriority, lsm, capabilities):
+        section.check(spec)
+    spec, listen_fds = process.socket_activation(spec)
     if not os.path.isdir(spec.root.path):
         raise OCIError(f"root.path: {spec.root.path}: no such directory")
     terminal.check(spec.process.terminal, console_socket, not foreground)
@@ -66,7 +65,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     try:
         fifo = os.open(c.path(st.EXEC_FIFO), os.O_PATH | os.O_CLOEXEC)
         opts = processes.Options(container_id, c.dir, bundle, fifo, hook_state(c), no_pivot, not no_new_keyring,
-                                 preserve_fds, (c.dirfd,))
+                                 listen_fds + preserve_fds, (c.dirfd,))
         if spec.process.terminal:  # connected before forking: the path is the host's
             console = terminal.ConsoleSocket(console_socket)
             opts.console, opts.parent_fds = console.init_fd, (*opts.parent_fds, *console.parent_fds)

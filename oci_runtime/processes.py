@@ -198,7 +198,7 @@ def _init(spec: Spec, opts: Options, report: int, control: int) -> None:
     # Before root.readonly, as runc: /dev/console may have to be created in the rootfs.
     pty = terminal.setup(spec.process, opts.console, "mount" in own) if opts.console is not None else None
     rootfs.finish(spec)
-    prepared = process.prepare(spec.process)
+    prepared = process.prepare(spec)
     _send(report, MSG_READY)
     # Blocks until `start` opens the fifo for reading.
     fifo = os.open(f"self/fd/{opts.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC, dir_fd=proc)

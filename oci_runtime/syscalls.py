@@ -130,6 +130,29 @@ def join_session_keyring(name: str) -> int:
     return _check(lib.oci_join_session_keyring(name.encode()))
 
 
+def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+    """prctl(2) for the options python-prctl lacks (PR_CAP_AMBIENT)."""
+    return _check(lib.oci_prctl(option, arg2, arg3, arg4, arg5))
+
+
+def ioprio_set(which: int, who: int, ioprio: int) -> None:
+    _check(lib.oci_ioprio_set(which, who, ioprio))
+
+
+def personality(persona: int) -> int:
+    return _check(lib.oci_personality(persona))
+
+
+def sched_setattr(policy: int, flags: int = 0, nice: int = 0, priority: int = 0, runtime: int = 0,
+                  deadline: int = 0, period: int = 0) -> None:
+    """sched_setattr(2) on the calling thread (pid 0)."""
+    attr = ffi.new("struct oci_sched_attr *", {
+        "size": ffi.sizeof("struct oci_sched_attr"), "sched_policy": policy, "sched_flags": flags,
+        "sched_nice": nice, "sched_priority": priority, "sched_runtime": runtime, "sched_deadline": deadline,
+        "sched_period": period})
+    _check(lib.oci_sched_setattr(0, attr, 0))
+
+
 def setdomainname(name: str) -> None:
     b = name.encode()
     _check(lib.oci_setdomainname(b, len(b)))

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from oci_runtime import log
+
 REPO = Path(__file__).resolve().parent.parent
 ROOTFS = REPO / "bundles" / "busybox" / "rootfs"
 TEMPLATE = REPO / "bundles" / "busybox" / "config.json"
@@ -119,3 +121,29 @@ def bundle(tmp_path: Path):
     config = busybox_config("true")
     config["root"]["path"] = str(rootfs)
     return Bundle(path, config)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """An empty directory standing in for a rootfs, for unit tests of path-resolving appliers."""
+    path = tmp_path / "rootfs"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def rootfd(root: Path):
+    """An O_PATH fd of `root`, as the appliers receive the rootfs."""
+    fd = os.open(root, os.O_PATH | os.O_DIRECTORY)
+    yield fd
+    os.close(fd)
+
+
+@pytest.fixture
+def restore_log():
+    """The CLI configures the log module's globals (and may open a file): restore them."""
+    saved = (log._fd, log._json, log._min_level)
+    yield
+    if log._fd != saved[0]:
+        os.close(log._fd)
+    log._fd, log._json, log._min_level = saved

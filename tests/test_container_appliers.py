@@ -1,5 +1,4 @@
 """Each applier's effect, seen from inside a real busybox container."""
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -221,7 +220,7 @@ def test_preserve_fds_passes_extra_fds(runtime, bundle, tmp_path):
     f.write_text("from the host\n")
     bundle.config["process"]["args"] = ["sh", "-c", "cat <&3; ls /proc/self/fd | wc -l"]
     # the caller's fds 3..N+2 are the ones passed: give the runtime a file on fd 3
-    script = f'exec "$0" --root "$1" run --preserve-fds 1 --bundle "$2" fd2 3<"$3"'
+    script = 'exec "$0" --root "$1" run --preserve-fds 1 --bundle "$2" fd2 3<"$3"'
     proc = subprocess.run(["sh", "-c", script, OCI_RUNTIME, str(runtime.root), bundle.write(), str(f)],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
@@ -269,3 +268,17 @@ def test_a_new_session_keyring_unless_no_new_keyring(runtime, bundle):
     keys = session_keyring_names()
     assert "_ses.keyed" in keys
     assert "_ses.shared-keys" not in keys
+
+
+def test_socket_activation_fds_come_first_with_listen_env(runtime, bundle, tmp_path):
+    """LISTEN_FDS/LISTEN_PID naming our pid: those fds are passed as 3.., then --preserve-fds
+    ones, and the container sees LISTEN_FDS=n, LISTEN_PID=1 (as runc does)."""
+    (tmp_path / "a").write_text("activated\n")
+    (tmp_path / "b").write_text("preserved\n")
+    bundle.config["process"]["args"] = ["sh", "-c", "cat <&3; cat <&4; echo $LISTEN_FDS $LISTEN_PID"]
+    script = ('export LISTEN_FDS=1 LISTEN_PID=$$; '
+              'exec "$0" --root "$1" run --preserve-fds 1 --bundle "$2" sa 3<"$3" 4<"$4"')
+    proc = subprocess.run(["sh", "-c", script, OCI_RUNTIME, str(runtime.root), bundle.write(), str(tmp_path / "a"),
+                           str(tmp_path / "b")], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["activated", "preserved", "1 1"]

@@ -1,9 +1,12 @@
 """The process security settings of config.md "Linux Process" / "POSIX process", seen from inside a
-real busybox container: capabilities, noNewPrivileges, rlimits, oomScoreAdj, scheduler, umask, the
-LSM labels and the fields this build refuses; and the non-dumpable init (CVE-2019-5736)."""
+real busybox container: capabilities (ambient ones too), noNewPrivileges, rlimits, oomScoreAdj, scheduler
+(SCHED_DEADLINE and flags), ioPriority, personality, umask, the LSM labels and the fields this host refuses;
+that a setting init can't apply fails `create`, not `start`; and the non-dumpable init (CVE-2019-5736)."""
 import hashlib
 import json
 import os
+import platform
+import subprocess
 import sys
 from pathlib import Path
 
@@ -64,14 +67,50 @@ def test_a_dropped_capability_is_really_gone(runtime, bundle):
 
 
 def test_non_root_user_keeps_bounding_and_inheritable_sets(runtime, bundle):
-    """For a non-root program the kernel grants at exec only the ambient set (empty here: see
-    capabilities.py), so permitted is empty while bounding and inheritable are as configured."""
+    """For a non-root program the kernel grants at exec only the ambient set (empty here), so
+    permitted is empty while bounding and inheritable are as configured."""
     bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
     set_caps(bundle, bounding=["CAP_KILL", "CAP_CHOWN"], permitted=["CAP_KILL", "CAP_CHOWN"],
              effective=["CAP_KILL"], inheritable=["CAP_KILL"])
     s = status(run_ok(runtime, bundle, "cat /proc/self/status"))
     assert (s["Uid"].split()[0], s["CapBnd"], s["CapInh"], s["CapPrm"]) == (
         "1000", mask("CAP_KILL", "CAP_CHOWN"), mask("CAP_KILL"), mask())
+
+
+def test_ambient_capability_reaches_a_non_root_program(runtime, bundle):
+    """An ambient capability (in permitted and inheritable too) is in the non-root program's permitted
+    and effective sets after execve, and stays ambient for its own children."""
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    bind = ["CAP_NET_BIND_SERVICE"]
+    set_caps(bundle, ambient=tuple(bind), bounding=bind, permitted=bind, inheritable=bind, effective=bind)
+    s = status(run_ok(runtime, bundle, "cat /proc/self/status"))
+    assert (s["Uid"].split()[0], s["CapBnd"], s["CapInh"]) == ("1000", mask(*bind), mask(*bind))
+    assert s["CapAmb"] == s["CapPrm"] == s["CapEff"] == mask(*bind) == format(1 << 10, "016x")
+
+
+def test_ambient_capability_is_usable_by_a_non_root_program(runtime, bundle):
+    """uid 1000 binds port 80 only thanks to the ambient CAP_NET_BIND_SERVICE; without it, refused."""
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    bind = ["CAP_NET_BIND_SERVICE"]
+    script = "nc -l -p 80 -w 1 </dev/null >/dev/null 2>&1 & sleep 0.5; netstat -ltn | grep -c ':80 '"
+    set_caps(bundle, ambient=tuple(bind), bounding=bind, permitted=bind, inheritable=bind, effective=bind)
+    assert run(runtime, bundle, script, "amb").stdout.strip() == "1"
+    set_caps(bundle, bounding=bind, permitted=bind, inheritable=bind, effective=bind)
+    assert run(runtime, bundle, script, "none").stdout.strip() == "0"
+
+
+def test_ambient_left_out_by_the_kernels_rules_is_warned_at_create(runtime, bundle, tmp_path):
+    """The warning for an ambient cap missing from inheritable comes from `create` (before it reports
+    success), in its --log; `start` logs nothing more, and CapAmb is empty."""
+    log = tmp_path / "log.json"
+    set_caps(bundle, ambient=("CAP_KILL",), bounding=["CAP_KILL"], permitted=["CAP_KILL"], effective=["CAP_KILL"])
+    bundle.config["process"]["args"] = ["sh", "-c", "grep CapAmb /proc/self/status > /dev/shm/x; sleep 10"]
+    runtime("--log", str(log), "--log-format", "json", "create", "--bundle", bundle.write(), "w2", check=True)
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(e["level"], e["msg"]) for e in entries] == [
+        ("warning", "process.capabilities.ambient: ignoring CAP_KILL: not in both permitted and inheritable")]
+    runtime("--log", str(log), "--log-format", "json", "start", "w2", check=True)
+    assert len(log.read_text().splitlines()) == 1
 
 
 def test_absent_capabilities_leave_the_runtimes_own(runtime, bundle):
@@ -129,17 +168,6 @@ def test_soft_above_hard_fails_create_naming_the_field(runtime, bundle):
     assert error_message(proc.stderr) == "config.json: process.rlimits[0].soft: 300 is greater than hard (200)"
 
 
-def test_raising_a_hard_limit_beyond_the_host_is_an_error_naming_it(runtime, bundle):
-    """Without CAP_SYS_RESOURCE (absent here) a hard limit can't be raised above the runtime's own."""
-    import resource
-    above = resource.getrlimit(resource.RLIMIT_NOFILE)[1] + 1
-    bundle.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": above}]
-    proc = run(runtime, bundle, "echo ran")
-    assert proc.returncode != 0 and "ran" not in proc.stdout
-    assert (f"process.rlimits[0]: setting RLIMIT_NOFILE to soft 10, hard {above}: operation not permitted"
-            in proc.stderr)
-
-
 # --- oomScoreAdj, scheduler, umask ---
 
 def test_oom_score_adj_is_set(runtime, bundle):
@@ -150,13 +178,6 @@ def test_oom_score_adj_is_set(runtime, bundle):
 def test_unset_oom_score_adj_is_inherited_unchanged(runtime, bundle):
     own = Path("/proc/self/oom_score_adj").read_text().strip()
     assert run_ok(runtime, bundle, "cat /proc/self/oom_score_adj").strip() == own
-
-
-def test_lowering_oom_score_adj_without_cap_sys_resource_is_an_error(runtime, bundle):
-    bundle.config["process"]["oomScoreAdj"] = -500
-    proc = run(runtime, bundle, "echo ran")
-    assert proc.returncode != 0 and "ran" not in proc.stdout
-    assert "process.oomScoreAdj: setting -500: permission denied" in proc.stderr
 
 
 def sched_fields(out: str) -> tuple[int, int, int]:
@@ -180,13 +201,120 @@ def test_scheduler_round_robin_priority(runtime, bundle):
     assert sched_fields(run_ok(runtime, bundle, "cat /proc/self/stat")) == (0, 10, os.SCHED_RR)
 
 
-def test_scheduler_deadline_fails_create_clearly(runtime, bundle):
-    bundle.config["process"]["scheduler"] = {"policy": "SCHED_DEADLINE", "runtime": 10**6, "deadline": 10**7,
-                                             "period": 10**7}
+def sched_policy(text: str) -> int:
+    """The `policy` line of /proc/<pid>/sched."""
+    return int(next(line for line in text.splitlines() if line.startswith("policy")).split(":")[1])
+
+
+def test_scheduler_deadline(runtime, bundle):
+    """runtime 10ms within a 30ms deadline and period (nanoseconds), as sched_setattr(2) takes them.
+    A SCHED_DEADLINE task can't fork, so the program is cat itself."""
+    bundle.config["process"]["scheduler"] = {"policy": "SCHED_DEADLINE", "runtime": 10_000_000,
+                                             "deadline": 30_000_000, "period": 30_000_000}
+    bundle.config["process"]["args"] = ["cat", "/proc/self/stat", "/proc/self/sched"]
+    proc = runtime("run", "--bundle", bundle.write(), "dl")
+    assert proc.returncode == 0, proc.stderr
+    stat, sched = proc.stdout.split("\n", 1)
+    assert sched_fields(stat)[2] == sched_policy(sched) == 6
+
+
+def test_a_deadline_program_can_not_fork(runtime, bundle):
+    """The kernel refuses fork(2) to a SCHED_DEADLINE task (EAGAIN) unless SCHED_FLAG_RESET_ON_FORK."""
+    bundle.config["process"]["scheduler"] = {"policy": "SCHED_DEADLINE", "runtime": 10_000_000,
+                                             "deadline": 30_000_000, "period": 30_000_000}
+    proc = run(runtime, bundle, "sleep 0 & wait; echo after")
+    assert proc.returncode != 0 and "after" not in proc.stdout
+    assert "can't fork: Resource temporarily unavailable" in proc.stderr
+
+
+def test_scheduler_flag_reset_on_fork_is_seen_by_children(runtime, bundle):
+    """SCHED_FLAG_RESET_ON_FORK: the program runs SCHED_RR 10, a child it forks is back to SCHED_OTHER 0.
+    (`; true`: else ash would exec the last command in place, without a fork.)"""
+    bundle.config["process"]["scheduler"] = {"policy": "SCHED_RR", "priority": 10, "flags": ["SCHED_FLAG_RESET_ON_FORK"]}
+    out = run_ok(runtime, bundle, "cat /proc/$$/stat; sh -c 'cat /proc/self/stat'; true")
+    parent, child = out.splitlines()
+    assert sched_fields(parent) == (0, 10, os.SCHED_RR)
+    assert sched_fields(child) == (0, 0, os.SCHED_OTHER)
+
+
+def test_scheduler_without_reset_on_fork_children_keep_the_policy(runtime, bundle):
+    """The control for the flag: without it a forked child stays SCHED_RR 10."""
+    bundle.config["process"]["scheduler"] = {"policy": "SCHED_RR", "priority": 10}
+    out = run_ok(runtime, bundle, "cat /proc/$$/stat; sh -c 'cat /proc/self/stat'; true")
+    assert [sched_fields(line) for line in out.splitlines()] == [(0, 10, os.SCHED_RR)] * 2
+
+
+def test_scheduler_deadline_with_reset_on_fork_can_fork(runtime, bundle):
+    bundle.config["process"]["scheduler"] = {"policy": "SCHED_DEADLINE", "runtime": 10_000_000,
+                                             "deadline": 30_000_000, "period": 30_000_000,
+                                             "flags": ["SCHED_FLAG_RESET_ON_FORK"]}
+    out = run_ok(runtime, bundle, "cat /proc/$$/sched; sh -c 'cat /proc/self/sched'; true")
+    parent, child = out.split("policy", 2)[1:]
+    assert sched_policy("policy" + parent) == 6 and sched_policy("policy" + child) == 0
+
+
+# --- ioPriority and personality ---
+
+def test_io_priority_best_effort_3_seen_inside(runtime, bundle):
+    bundle.config["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_BE", "priority": 3}
+    assert run_ok(runtime, bundle, "ionice -p $$").strip() == "best-effort: prio 3"
+
+
+def test_unset_io_priority_is_left_alone(runtime, bundle):
+    assert run_ok(runtime, bundle, "ionice -p $$").strip() == "none: prio 0"
+
+
+@pytest.mark.parametrize("ioprio, shown", [({"class": "IOPRIO_CLASS_BE", "priority": 3}, "best-effort: prio 3"),
+                                           ({"class": "IOPRIO_CLASS_IDLE", "priority": 0}, "idle")])
+def test_io_priority_seen_from_the_host(runtime, bundle, ioprio, shown):
+    """util-linux's ionice on the host, against the container's program while it sleeps."""
+    bundle.config["process"]["ioPriority"] = ioprio
+    bundle.config["process"]["args"] = ["sleep", "100"]
+    runtime("create", "--bundle", bundle.write(), "io", check=True)
+    runtime("start", "io", check=True)
+    pid = runtime.state("io")["pid"]
+    assert Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\x00100\x00"
+    out = subprocess.run(["ionice", "-p", str(pid)], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == shown
+
+
+def test_personality_linux32(runtime, bundle):
+    """PER_LINUX32: uname -m reports the 32-bit machine, for the program and its children."""
+    assert platform.machine() == "x86_64", "the expected value below is x86_64's"
+    bundle.config["linux"]["personality"] = {"domain": "LINUX32"}
+    assert run_ok(runtime, bundle, "uname -m; sh -c 'uname -m'").split() == ["i686", "i686"]
+
+
+def test_personality_linux(runtime, bundle):
+    bundle.config["linux"]["personality"] = {"domain": "LINUX"}
+    assert run_ok(runtime, bundle, "uname -m").strip() == platform.machine()
+
+
+# --- settings init can't apply fail `create`, not `start` ---
+
+def _hard_nofile_above_host() -> int:
+    import resource
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[1] + 1
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("oomScoreAdj", -500, "process.oomScoreAdj: setting -500: permission denied"),
+    ("rlimits", [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": _hard_nofile_above_host()}],
+     f"process.rlimits[0]: setting RLIMIT_NOFILE to soft 10, hard {_hard_nofile_above_host()}: operation not permitted "
+     "(raising a hard limit needs CAP_SYS_RESOURCE)"),
+    ("scheduler", {"policy": "SCHED_DEADLINE", "runtime": 30_000_000, "deadline": 10_000_000},
+     "process.scheduler: setting SCHED_DEADLINE: invalid argument"),
+])
+def test_a_setting_init_cannot_apply_fails_create(runtime, bundle, field, value, message):
+    """Lowering oomScoreAdj or raising a hard rlimit needs CAP_SYS_RESOURCE (absent here); a deadline
+    shorter than the runtime is refused by the kernel. Each fails `create` with exit 1 and one error
+    line naming the field, and leaves no state: no `start` is needed to find out."""
+    assert "CAP_SYS_RESOURCE" not in HOST_BOUNDING
+    bundle.config["process"][field] = value
+    bundle.config["process"].get("capabilities", {}).pop("ambient", None)  # no warning line on stderr
     proc = runtime("create", "--bundle", bundle.write(), "c1")
     assert proc.returncode == 1 and runtime.ids() == []
-    assert error_message(proc.stderr) == ("config.json: process.scheduler.policy: SCHED_DEADLINE is not supported "
-                                          "by oci-runtime yet (it needs sched_setattr)")
+    assert error_message(proc.stderr) == f"oci-runtime create failed: unable to start container process: {message}"
 
 
 def test_umask(runtime, bundle):
@@ -195,16 +323,12 @@ def test_umask(runtime, bundle):
     assert out.split() == ["0027", "640"]
 
 
-# --- fields this host or build refuses ---
+# --- fields this host refuses ---
 
 @pytest.mark.parametrize("where, field, value, message", [
     ("process", "apparmorProfile", "acme", "process.apparmorProfile: acme: AppArmor is not enabled on this host"),
     ("process", "selinuxLabel", "system_u:system_r:svirt_lxc_net_t:s0",
      "process.selinuxLabel: system_u:system_r:svirt_lxc_net_t:s0: SELinux is not enabled on this host"),
-    ("process", "ioPriority", {"class": "IOPRIO_CLASS_IDLE", "priority": 7},
-     "config.json: process.ioPriority: not supported by oci-runtime yet (it needs ioprio_set)"),
-    ("linux", "personality", {"domain": "LINUX32"},
-     "config.json: linux.personality: not supported by oci-runtime yet (it needs personality)"),
 ])
 def test_refused_fields_fail_create_with_one_line(runtime, bundle, where, field, value, message):
     bundle.config[where][field] = value

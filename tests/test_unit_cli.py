@@ -1,27 +1,18 @@
 """Unit tests of cli.py: Go-flag-style parsing as runc's, argument counts, the `list` table layout, and
 main()'s exit codes and one-line errors (clients match runc's texts and probe features by exit status)."""
 import json
-import os
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from oci_runtime import cli, log, operations
+from oci_runtime import cli, operations
 from oci_runtime.errors import OCIError, UsageError
 from oci_runtime.validate import validate_config
 
 
-@pytest.fixture(autouse=True)
-def reset_log() -> Iterator[None]:
-    """main() configures the log module's globals: restore them after each test."""
-    saved = (log._fd, log._json, log._min_level)
-    yield
-    if log._fd != saved[0]:
-        os.close(log._fd)
-    log._fd, log._json, log._min_level = saved
+pytestmark = pytest.mark.usefixtures("restore_log")
 
 
 def parse(args: list[str], flags: list[cli.Flag] = cli.GLOBAL_FLAGS, where: str = "") -> tuple[dict, list[str]]:

@@ -2,7 +2,6 @@
 checked with stat: type, major/minor, mode and owner; the /dev symlinks; and when defaults are skipped."""
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,20 +9,6 @@ import pytest
 from oci_runtime.appliers import devices
 from oci_runtime.errors import OCIError
 from oci_runtime.model import Device, Linux, Mount, Spec
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    path = tmp_path / "rootfs"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def rootfd(root: Path) -> Iterator[int]:
-    fd = os.open(root, os.O_PATH | os.O_DIRECTORY)
-    yield fd
-    os.close(fd)
 
 
 def spec(*configured: Device, mounts: tuple[Mount, ...] = ()) -> Spec:

@@ -3,26 +3,11 @@ out of it; make_in_root creates what is missing; copy_tree keeps contents, modes
 import errno
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from oci_runtime import fs
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    path = tmp_path / "rootfs"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def rootfd(root: Path) -> Iterator[int]:
-    fd = os.open(root, os.O_PATH | os.O_DIRECTORY)
-    yield fd
-    os.close(fd)
 
 
 def named(fd: int) -> str:

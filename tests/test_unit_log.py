@@ -4,7 +4,6 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,14 +14,7 @@ TEXT_LINE = re.compile(r'^time="(?P<time>[^"]+)" level=(?P<level>\w+) msg=(?P<ms
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$")
 
 
-@pytest.fixture(autouse=True)
-def reset_log() -> Iterator[None]:
-    """configure() changes module globals (and may open a file): restore them after each test."""
-    saved = (log._fd, log._json, log._min_level)
-    yield
-    if log._fd != saved[0]:
-        os.close(log._fd)
-    log._fd, log._json, log._min_level = saved
+pytestmark = pytest.mark.usefixtures("restore_log")
 
 
 @pytest.fixture

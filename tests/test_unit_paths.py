@@ -2,7 +2,6 @@
 resolved inside a temporary rootfs (the kernel is replaced by a recorder)."""
 import errno
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -45,13 +44,6 @@ def root(tmp_path: Path) -> Path:
     (path / "proc" / "kcore").write_text("")
     (path / "proc" / "sys").mkdir()
     return path
-
-
-@pytest.fixture
-def rootfd(root: Path) -> Iterator[int]:
-    fd = os.open(root, os.O_PATH | os.O_DIRECTORY)
-    yield fd
-    os.close(fd)
 
 
 def apply(rootfd: int, masked: tuple[str, ...] = (), readonly: tuple[str, ...] = ()) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from oci_runtime.appliers import process
 from oci_runtime.errors import OCIError
-from oci_runtime.model import Process
+from oci_runtime.model import Linux, Process, Spec
 
 
 def test_env_dict_splits_at_the_first_equals_sign_and_last_wins() -> None:
@@ -125,3 +125,57 @@ def test_make_cwd_through_a_file_names_the_cwd(tmp_path: Path) -> None:
             process.make_cwd(Process(cwd="/f/app"), fd)
     finally:
         os.close(fd)
+
+
+# --- prepare(): everything that can fail before `create` reports success ---
+
+@pytest.fixture
+def applied(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[tuple]:
+    """Record the appliers prepare() runs, in order; the test's cwd is restored afterwards (prepare
+    fchdirs to process.cwd)."""
+    monkeypatch.chdir(tmp_path)
+    seen: list[tuple] = []
+    for module in (process.oom, process.rlimits, process.scheduler, process.iopriority):
+        monkeypatch.setattr(module, "apply", lambda p, name=module.__name__.rsplit(".", 1)[1]: seen.append((name, p)))
+    monkeypatch.setattr(process.personality, "apply", lambda spec: seen.append(("personality", spec)))
+    monkeypatch.setattr(process.capabilities, "plan", lambda p: seen.append(("plan", p)) or "the plan")
+    return seen
+
+
+def prepared_spec(tmp_path: Path, args: list[str]) -> Spec:
+    return Spec("1.0.0", process=Process(cwd=str(tmp_path), args=args, env=["PATH=/usr/bin:/bin"],
+                                         oom_score_adj=5, scheduler={"policy": "SCHED_IDLE"}),
+                linux=Linux(personality={"domain": "LINUX32"}))
+
+
+def test_prepare_applies_what_the_program_inherits_then_plans_capabilities(applied: list[tuple], tmp_path: Path) -> None:
+    """oomScoreAdj first (it opens a file, before an RLIMIT_NOFILE could forbid it), then rlimits,
+    scheduler, ioPriority and personality, all on init before READY; the capability plan is kept for
+    execute()."""
+    spec = prepared_spec(tmp_path, ["sh", "-c", "true"])
+    prep = process.prepare(spec)
+    try:
+        assert applied == [("oom", spec.process), ("rlimits", spec.process), ("scheduler", spec.process),
+                           ("iopriority", spec.process), ("personality", spec), ("plan", spec.process)]
+        assert prep.caps == "the plan"
+        assert prep.path in ("/usr/bin/sh", "/bin/sh") and prep.args == ["sh", "-c", "true"]
+        assert os.path.samefile(f"/proc/self/fd/{prep.cwd_fd}", tmp_path)
+    finally:
+        os.close(prep.cwd_fd)
+
+
+def test_prepare_applies_nothing_when_the_program_is_missing(applied: list[tuple], tmp_path: Path) -> None:
+    with pytest.raises(OCIError, match=r'^exec: "nonexistent-program": executable file not found in \$PATH$'):
+        process.prepare(prepared_spec(tmp_path, ["nonexistent-program"]))
+    assert applied == []
+
+
+def test_a_refused_setting_fails_prepare(applied: list[tuple], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A kernel refusal in an applier is raised by prepare(), i.e. before READY: it fails `create`."""
+    def refuse(p: Process) -> None:
+        raise OCIError("process.scheduler: setting SCHED_IDLE: operation not permitted")
+
+    monkeypatch.setattr(process.scheduler, "apply", refuse)
+    with pytest.raises(OCIError, match="^process.scheduler: setting SCHED_IDLE: operation not permitted$"):
+        process.prepare(prepared_spec(tmp_path, ["sh"]))
+    assert [name for name, _ in applied] == ["oom", "rlimits"]

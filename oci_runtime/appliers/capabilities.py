@@ -11,7 +11,12 @@ does (its capabilities.New(nil) is a no-op): the spec gives no default.
 import prctl
 
 from .. import log
+from .. import syscalls as sc
 from ..model import Process, Spec
+
+PR_CAP_AMBIENT = 47  # <linux/prctl.h>; python-prctl lacks it
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 # capabilities(7) and <linux/capability.h>: the one table of names this runtime recognises.
 NAMES: dict[str, int] = {
@@ -83,12 +88,23 @@ def check(spec: Spec) -> None:
         log.warning(f"process.capabilities: ignoring unknown or unavailable capabilities: {', '.join(unknown)}")
 
 
-def before_user_switch(p: Process) -> Plan | None:
-    """Keep capabilities across the switch to a non-root uid (PR_SET_KEEPCAPS) and shrink the
-    bounding set, which needs CAP_SETPCAP: that is only sure to be there before the switch."""
+def plan(p: Process) -> Plan | None:
+    """The sets to apply, computed before `create` reports success; what the kernel's rules
+    between the sets leave out is logged now, while the log still reaches the caller."""
     if p.capabilities is None:
         return None
-    plan = Plan(p)
+    result = Plan(p)
+    for s, names in result.left_out.items():
+        if names:
+            log.warning(f"process.capabilities.{s}: ignoring {', '.join(names)}: {_RULES[s]}")
+    return result
+
+
+def before_user_switch(plan: Plan | None) -> None:
+    """Keep capabilities across the switch to a non-root uid (PR_SET_KEEPCAPS) and shrink the
+    bounding set, which needs CAP_SETPCAP: that is only sure to be there before the switch."""
+    if plan is None:
+        return
     keep = {NAMES[name] for name in plan.sets["bounding"]}
     prctl.set_keepcaps(True)
     for cap in kernel_caps():
@@ -102,9 +118,6 @@ def after_user_switch(plan: Plan | None) -> None:
     (which the kernel only accepts within permitted and inheritable)."""
     if plan is None:
         return
-    for s, names in plan.left_out.items():
-        if names:
-            log.warning(f"process.capabilities.{s}: ignoring {', '.join(names)}: {_RULES[s]}")
     want = plan.sets
     every = kernel_caps()
     changes = []
@@ -112,9 +125,7 @@ def after_user_switch(plan: Plan | None) -> None:
         on = [NAMES[name] for name in want[s]]
         changes += [(on, flag, True), ([cap for cap in every if cap not in on], flag, False)]
     prctl.set_caps(*changes)
-    if want["ambient"]:
-        # python-prctl has no PR_CAP_AMBIENT and the shim no prctl(): the spec's rule for what
-        # can't be granted applies until it has.
-        log.warning(f"process.capabilities.ambient: cannot raise {', '.join(sorted(want['ambient']))}: "
-                    "ambient capabilities are not supported by oci-runtime yet")
+    sc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    for name in want["ambient"]:
+        sc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, NAMES[name])
     prctl.set_keepcaps(False)

@@ -1,13 +1,17 @@
-"""`linux.personality` (config-linux.md "Personality"): the execution domain (LINUX, LINUX32).
-
-Applying it needs personality(2), which neither Python nor our syscall shim offers yet, so a
-config that sets it fails at `create` with an error naming the field rather than running the
-container with the wrong domain.
-"""
-from ..errors import ConfigError
+"""`linux.personality` (config-linux.md "Personality"): the execution domain (LINUX, LINUX32) of
+the program, set with personality(2) before exec. The spec defines no `flags` values yet."""
+from .. import syscalls as sc
+from ..errors import OCIError, describe
 from ..model import Spec
 
+DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
 
-def check(spec: Spec) -> None:
-    if spec.linux.personality is not None:
-        raise ConfigError("config.json: linux.personality: not supported by oci-runtime yet (it needs personality)")
+
+def apply(spec: Spec) -> None:
+    persona = spec.linux.personality
+    if persona is None:
+        return
+    try:
+        sc.personality(DOMAINS[persona["domain"]])
+    except OSError as e:
+        raise OCIError(f"linux.personality: {describe(e)}") from None

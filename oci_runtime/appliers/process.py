@@ -8,12 +8,13 @@ import os
 import signal
 import stat
 
+import attr
+
 from .. import fs
 from .. import syscalls as sc
-from . import seccomp
 from ..errors import OCIError, describe
 from ..model import Process, Spec
-from . import capabilities, lsm, nonewprivs, oom, rlimits, scheduler
+from . import capabilities, iopriority, lsm, nonewprivs, oom, personality, rlimits, scheduler, seccomp
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -63,6 +64,20 @@ def home_of(uid: int) -> str:
     return "/"
 
 
+def socket_activation(spec: Spec) -> tuple[Spec, int]:
+    """systemd socket activation, as runc: when LISTEN_FDS/LISTEN_PID name fds passed to us, they
+    go to the container as fds 3.., before the --preserve-fds ones, with LISTEN_FDS=n and
+    LISTEN_PID=1 added to its environment. Returns the spec to use and n."""
+    try:
+        n = int(os.environ.get("LISTEN_FDS", "0")) if int(os.environ.get("LISTEN_PID", "0")) == os.getpid() else 0
+    except ValueError:
+        n = 0
+    if n <= 0:
+        return spec, 0
+    env = [*spec.process.env, f"LISTEN_FDS={n}", "LISTEN_PID=1"]
+    return attr.evolve(spec, process=attr.evolve(spec.process, env=env)), n
+
+
 def make_cwd(p: Process, rootfd: int) -> None:
     """Create process.cwd in the rootfs if missing (as runc does), before it may turn read-only."""
     try:
@@ -74,15 +89,20 @@ def make_cwd(p: Process, rootfd: int) -> None:
 class Prepared:
     """What execute() needs, computed inside the container before `start`."""
 
-    def __init__(self, path: str, args: list[str], env: dict[str, str], cwd_fd: int) -> None:
+    def __init__(self, path: str, args: list[str], env: dict[str, str], cwd_fd: int,
+                 caps: "capabilities.Plan | None") -> None:
         self.path = path
         self.args = args
         self.env = env
         self.cwd_fd = cwd_fd
+        self.caps = caps
 
 
-def prepare(p: Process) -> Prepared:
-    """Resolve cwd and the executable inside the container (after the root switch)."""
+def prepare(spec: Spec) -> Prepared:
+    """Everything that can fail before `create` reports success, inside the container (after the
+    root switch): cwd and the executable resolved, and the settings the program inherits applied
+    to init already (oomScoreAdj, rlimits, scheduler, ioPriority, personality) as runc does."""
+    p = spec.process
     env = env_dict(p.env)
     env.setdefault("HOME", home_of(p.user.uid))
     root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -97,7 +117,12 @@ def prepare(p: Process) -> Prepared:
     if not p.args:
         raise OCIError("process.args: no program to run")
     path = find_executable(p.args[0], env)
-    return Prepared(path, list(p.args), env, cwd_fd)
+    oom.apply(p)  # opens a file: before an RLIMIT_NOFILE could forbid it
+    rlimits.apply(p)
+    scheduler.apply(p)
+    iopriority.apply(p)
+    personality.apply(spec)
+    return Prepared(path, list(p.args), env, cwd_fd, capabilities.plan(p))
 
 
 def switch_user(p: Process) -> None:
@@ -114,12 +139,9 @@ def switch_user(p: Process) -> None:
 def execute(spec: Spec, prep: Prepared, preserve_fds: int) -> None:
     """Become the configured user and exec the program; only returns by raising."""
     p = spec.process
-    oom.apply(p)  # opens a file: before an RLIMIT_NOFILE could forbid it
-    rlimits.apply(p)
-    scheduler.apply(p)
-    plan = capabilities.before_user_switch(p)
+    capabilities.before_user_switch(prep.caps)
     switch_user(p)
-    capabilities.after_user_switch(plan)
+    capabilities.after_user_switch(prep.caps)
     os.umask(0o022 if p.user.umask is None else p.user.umask)
     os.fchdir(prep.cwd_fd)
     os.close(prep.cwd_fd)

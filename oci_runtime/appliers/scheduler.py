@@ -1,22 +1,21 @@
-"""`process.scheduler` (config.md "Linux Process"): the program's scheduling policy, nice value
-and real-time priority, set by the container's init before exec (sched_setattr(2) semantics).
+"""`process.scheduler` (config.md "Linux Process"): the program's scheduling policy, nice value,
+real-time priority and deadline parameters, set with sched_setattr(2) by the container's init
+before exec (the program inherits them).
 
-check() rejects at `create` what sched_setattr would refuse (runc's validation rules: nice only
-within -20..19 for SCHED_OTHER/SCHED_BATCH, priority only for SCHED_FIFO/SCHED_RR,
-runtime/deadline/period only for SCHED_DEADLINE) and what this build can't apply: Python offers
-sched_setscheduler and setpriority, not sched_setattr, so SCHED_DEADLINE and every flag but
-SCHED_FLAG_RESET_ON_FORK get a clear error; SCHED_ISO is not implemented by Linux at all.
+check() rejects at `create` what sched_setattr would refuse, with runc's rules: nice only within
+-20..19 for SCHED_OTHER/SCHED_BATCH, priority only for SCHED_FIFO/SCHED_RR, runtime/deadline/
+period only for SCHED_DEADLINE; SCHED_ISO is not implemented by Linux at all.
 """
-import os
-
+from .. import syscalls as sc
 from ..errors import ConfigError, OCIError, describe
 from ..model import Process, Spec
 
-POLICIES = {
-    "SCHED_OTHER": os.SCHED_OTHER, "SCHED_FIFO": os.SCHED_FIFO, "SCHED_RR": os.SCHED_RR,
-    "SCHED_BATCH": os.SCHED_BATCH, "SCHED_IDLE": os.SCHED_IDLE,
+POLICIES = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3, "SCHED_IDLE": 5, "SCHED_DEADLINE": 6}
+FLAGS = {
+    "SCHED_FLAG_RESET_ON_FORK": 0x01, "SCHED_FLAG_RECLAIM": 0x02, "SCHED_FLAG_DL_OVERRUN": 0x04,
+    "SCHED_FLAG_KEEP_POLICY": 0x08, "SCHED_FLAG_KEEP_PARAMS": 0x10, "SCHED_FLAG_UTIL_CLAMP_MIN": 0x20,
+    "SCHED_FLAG_UTIL_CLAMP_MAX": 0x40,
 }
-FLAGS = {"SCHED_FLAG_RESET_ON_FORK": os.SCHED_RESET_ON_FORK}
 _NICE = ("SCHED_OTHER", "SCHED_BATCH")
 _REALTIME = ("SCHED_FIFO", "SCHED_RR")
 
@@ -38,23 +37,20 @@ def check(spec: Spec) -> None:
             raise ConfigError(f"{field}.{name}: only SCHED_DEADLINE takes a {name}, not {policy}")
     if policy == "SCHED_ISO":
         raise ConfigError(f"{field}.policy: SCHED_ISO is not implemented by the Linux kernel")
-    if policy not in POLICIES:
-        raise ConfigError(f"{field}.policy: {policy} is not supported by oci-runtime yet (it needs sched_setattr)")
     for i, flag in enumerate(s.get("flags", [])):
-        if flag not in FLAGS:
-            raise ConfigError(f"{field}.flags[{i}]: {flag} is not supported by oci-runtime yet (it needs sched_setattr)")
+        if flag in ("SCHED_FLAG_UTIL_CLAMP_MIN", "SCHED_FLAG_UTIL_CLAMP_MAX"):
+            raise ConfigError(f"{field}.flags[{i}]: {flag} needs utilization clamp values, which the spec does not carry")
 
 
 def apply(p: Process) -> None:
     s = p.scheduler
     if s is None:
         return
-    policy = POLICIES[s["policy"]]
+    flags = 0
     for flag in s.get("flags", []):
-        policy |= FLAGS[flag]
+        flags |= FLAGS[flag]
     try:
-        os.sched_setscheduler(0, policy, os.sched_param(s.get("priority", 0)))
-        if s["policy"] in _NICE:
-            os.setpriority(os.PRIO_PROCESS, 0, s.get("nice", 0))
+        sc.sched_setattr(POLICIES[s["policy"]], flags, s.get("nice", 0), s.get("priority", 0), s.get("runtime", 0),
+                         s.get("deadline", 0), s.get("period", 0))
     except OSError as e:
         raise OCIError(f"process.scheduler: setting {s['policy']}: {describe(e)}") from None
