@@ -11,7 +11,7 @@ def features() -> dict:
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
-        "mountOptions": sorted([*mounts.FLAGS, *mounts.PROPAGATION, *mounts.RECURSIVE, "tmpcopyup"]),
+        "mountOptions": sorted([*mounts.FLAGS, *mounts.PROPAGATION, *mounts.RECURSIVE, *mounts.INSTRUCTIONS]),
         "linux": {
             "namespaces": sorted(namespaces.FLAGS),
             "capabilities": sorted(capabilities.NAMES),
@@ -20,6 +20,6 @@ def features() -> dict:
             "apparmor": {"enabled": True},  # profiles are applied (lsm.py); mount labels are not
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
-            "mountExtensions": {"idmap": {"enabled": False}},
+            "mountExtensions": {"idmap": {"enabled": True}},
         },
     }

@@ -32,7 +32,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     foreground: for `run` without --detach; with process.terminal and no console_socket, the pty
     master is returned (the caller proxies it), else None."""
     from . import model, processes, validate
-    from .appliers import capabilities, iopriority, lsm, process, rlimits, scheduler, seccomp, terminal
+    from .appliers import capabilities, idmap, iopriority, lsm, process, rlimits, scheduler, seccomp, terminal
 
     st.validate_id(container_id)
     bundle = os.path.abspath(bundle)
@@ -62,10 +62,13 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     pid = 0
     fifo = -1
     console = master = None
+    idmapped: dict[int, int] = {}
     try:
         fifo = os.open(c.path(st.EXEC_FIFO), os.O_PATH | os.O_CLOEXEC)
+        idmapped = idmap.prepare(spec, bundle)
         opts = processes.Options(container_id, c.dir, bundle, fifo, hook_state(c), no_pivot, not no_new_keyring,
                                  listen_fds + preserve_fds, (c.dirfd,))
+        opts.idmapped = idmapped
         if spec.process.terminal:  # connected before forking: the path is the host's
             console = terminal.ConsoleSocket(console_socket)
             opts.console, opts.parent_fds = console.init_fd, (*opts.parent_fds, *console.parent_fds)
@@ -89,6 +92,8 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     finally:
         if fifo >= 0:
             os.close(fifo)
+        for fd in idmapped.values():
+            os.close(fd)
         if console:
             console.close()
         c.close()

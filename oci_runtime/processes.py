@@ -56,6 +56,7 @@ class Options:
         self.preserve_fds = preserve_fds
         self.parent_fds = parent_fds  # the parent's own fds (the state lock): closed in the children
         self.console = console  # process.terminal: connected console socket, init sends the pty master on it
+        self.idmapped: dict[int, int] = {}  # mounts index -> detached idmapped mount (appliers/idmap.py)
 
 
 def _send(fd: int, msg_type: str, **fields: object) -> None:
@@ -112,6 +113,8 @@ def spawn_init(spec: Spec, opts: Options) -> int:
     os.close(w)
     os.close(control_r)
     init_pid = 0
+    hooks_due = ready = False
+    failure: OCIError | None = None
     try:
         with os.fdopen(r, "rb") as pipe:
             for line in pipe:
@@ -122,17 +125,23 @@ def spawn_init(spec: Spec, opts: Options) -> int:
                 elif msg["type"] == MSG_INIT_PID:
                     init_pid = msg["pid"]
                 elif msg["type"] == MSG_RUNTIME_HOOKS:
+                    hooks_due = True
+                elif msg["type"] == MSG_READY:
+                    ready = True
+                else:  # read on to EOF: the intermediate may still have init's pid to tell
+                    error = HookError if msg.get("hook") else StartError
+                    failure = failure or error(f"unable to start container process: {msg['msg']}")
+                # init's messages may overtake the intermediate's: act once init's pid is known
+                if hooks_due and init_pid:
+                    hooks_due = False
                     state = {**opts.hook_state, "status": "created", "pid": init_pid}
                     hooks.run("prestart", spec.hooks.prestart, state)
                     hooks.run("createRuntime", spec.hooks.create_runtime, state)
                     _send(control_w, MSG_CONTINUE)
-                elif msg["type"] == MSG_READY:
+                if ready and init_pid:
                     break
-                else:
-                    error = HookError if msg.get("hook") else StartError
-                    raise error(f"unable to start container process: {msg['msg']}")
             else:
-                raise StartError("unable to start container process: init exited before reporting")
+                raise failure or StartError("unable to start container process: init exited before reporting")
     except BaseException:
         os.waitpid(intermediate, 0)
         if init_pid:  # re-parented to us (the subreaper) now that the intermediate is gone
@@ -179,7 +188,7 @@ def _init(spec: Spec, opts: Options, report: int, control: int) -> None:
     keyring.apply(opts.container_id, opts.new_keyring)
     network.apply("network" in own and not spec.linux.namespace("network").path)
     rootfd = rootfs.prepare(spec, "mount" in own)
-    mounts.apply(spec, rootfd, opts.bundle)
+    mounts.apply(spec, rootfd, opts.bundle, opts.idmapped)
     devices.apply(spec, rootfd, namespaces.in_user_namespace(spec))
     sysctl.apply(spec)
     paths.apply(spec, rootfd)

@@ -66,7 +66,14 @@ MOUNT_ATTR_RELATIME = 0x0
 MOUNT_ATTR_NOATIME = 0x10
 MOUNT_ATTR_STRICTATIME = 0x20
 MOUNT_ATTR_NODIRATIME = 0x80
+MOUNT_ATTR_IDMAP = 0x100000
 MOUNT_ATTR_NOSYMFOLLOW = 0x200000
+
+# open_tree(2), move_mount(2)
+OPEN_TREE_CLONE = 0x1
+OPEN_TREE_CLOEXEC = 0o2000000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOVE_MOUNT_T_EMPTY_PATH = 0x40
 
 
 def _check(ret: int, *paths: str | None) -> int:
@@ -109,11 +116,21 @@ def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> i
     return _check(lib.oci_openat2(dirfd, _c(path), how), path)
 
 
-def mount_setattr(fd: int, attr_set: int, attr_clr: int, recursive: bool = True) -> None:
+def mount_setattr(fd: int, attr_set: int, attr_clr: int, recursive: bool = True, userns_fd: int = 0) -> None:
     """Change mount attributes of the mount at fd (and, recursively, of those below it)."""
-    attr = ffi.new("struct oci_mount_attr *", {"attr_set": attr_set, "attr_clr": attr_clr})
+    attr = ffi.new("struct oci_mount_attr *", {"attr_set": attr_set, "attr_clr": attr_clr, "userns_fd": userns_fd})
     flags = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
     _check(lib.oci_mount_setattr(fd, b"", flags, attr))
+
+
+def open_tree(path: str, flags: int) -> int:
+    """A detached copy of the mount tree at path (OPEN_TREE_CLONE), as an fd."""
+    return _check(lib.oci_open_tree(-100, _c(path), flags | OPEN_TREE_CLOEXEC), path)  # -100: AT_FDCWD
+
+
+def move_mount(from_fd: int, to_fd: int) -> None:
+    """Attach the detached mount from_fd on top of the object behind to_fd."""
+    _check(lib.oci_move_mount(from_fd, b"", to_fd, b"", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))
 
 
 def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:

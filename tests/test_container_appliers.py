@@ -282,3 +282,27 @@ def test_socket_activation_fds_come_first_with_listen_env(runtime, bundle, tmp_p
                            str(tmp_path / "b")], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["activated", "preserved", "1 1"]
+
+
+def test_idmap_bind_mount_shows_files_through_the_mapping(runtime, bundle, tmp_path):
+    """config.md `idmap` with the mount's own mappings (MOUNT_ATTR_IDMAP): on-disk root appears as
+    the mapped 1000, an unmapped owner as the overflow id; the host's files are unchanged."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "rootfile").touch()
+    (src / "u5").touch()
+    os.chown(src / "u5", 5, 5)
+    mapping = [{"containerID": 0, "hostID": 1000, "size": 1}]
+    bundle.config["mounts"].append({"destination": "/vol", "type": "bind", "source": str(src),
+                                    "options": ["rbind", "idmap"], "uidMappings": mapping, "gidMappings": mapping})
+    out = run_sh(runtime, bundle, "stat -c '%n %u %g' /vol/rootfile /vol/u5")
+    assert out.splitlines() == ["/vol/rootfile 1000 1000", "/vol/u5 65534 65534"]
+    assert (os.stat(src / "rootfile").st_uid, os.stat(src / "u5").st_uid) == (0, 5)
+
+
+def test_idmap_without_mappings_or_user_namespace_is_refused(runtime, bundle, tmp_path):
+    bundle.config["mounts"].append({"destination": "/vol", "type": "bind", "source": str(tmp_path),
+                                    "options": ["rbind", "idmap"]})
+    proc = runtime("create", "--bundle", bundle.write(), "c1")
+    assert proc.returncode == 1 and "mounts[" in error_message(proc.stderr)
+    assert runtime.ids() == []

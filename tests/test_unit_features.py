@@ -23,7 +23,7 @@ def test_every_namespace_type_and_hook_is_claimed() -> None:
 def test_every_mount_option_the_tables_know_is_listed_once_and_sorted() -> None:
     options = features()["mountOptions"]
     assert options == sorted(set(options))
-    assert set(options) == {*mounts.FLAGS, *mounts.PROPAGATION, *mounts.RECURSIVE, "tmpcopyup"}
+    assert set(options) == {*mounts.FLAGS, *mounts.PROPAGATION, *mounts.RECURSIVE, "tmpcopyup", "idmap", "ridmap"}
 
 
 def test_every_listed_mount_option_is_accepted_by_mount_options() -> None:
@@ -32,9 +32,9 @@ def test_every_listed_mount_option_is_accepted_by_mount_options() -> None:
         assert mounts.MountOptions([option]).data == "", option
 
 
-def test_idmap_is_not_claimed() -> None:
+def test_idmap_is_claimed() -> None:
     f = features()
-    assert "idmap" not in f["mountOptions"] and f["linux"]["mountExtensions"]["idmap"]["enabled"] is False
+    assert {"idmap", "ridmap"} <= set(f["mountOptions"]) and f["linux"]["mountExtensions"]["idmap"]["enabled"]
 
 
 def test_features_command_prints_the_document(capfd: pytest.CaptureFixture[str],

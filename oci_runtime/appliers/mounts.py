@@ -85,6 +85,10 @@ RECURSIVE: dict[str, tuple[int, int]] = {
 }
 
 
+# options that instruct the runtime and never reach mount(2)
+INSTRUCTIONS = ("tmpcopyup", "idmap", "ridmap")
+
+
 class MountOptions:
     """A mount's `options` split into what each syscall needs."""
 
@@ -107,8 +111,8 @@ class MountOptions:
                 self.attr_clr |= clear
             elif opt == "tmpcopyup":
                 self.tmpcopyup = True
-            elif opt in ("idmap", "ridmap"):
-                raise OCIError(f"mount option {opt!r} needs user namespace support, which oci-runtime does not have yet")
+            elif opt in INSTRUCTIONS:
+                pass  # idmap/ridmap: done by appliers/idmap.py before the mount reaches us
             else:
                 data.append(opt)
         self.data = ",".join(data)
@@ -118,11 +122,12 @@ class MountOptions:
         return bool(self.flags & sc.MS_BIND)
 
 
-def apply(spec: Spec, rootfd: int, bundle: str) -> None:
-    """Mount every entry of `mounts`, in order, under the rootfs opened as rootfd."""
-    for m in spec.mounts:
+def apply(spec: Spec, rootfd: int, bundle: str, idmapped: dict[int, int] | None = None) -> None:
+    """Mount every entry of `mounts`, in order, under the rootfs opened as rootfd. `idmapped`
+    holds the detached idmapped mounts the parent prepared (appliers/idmap.py), by index."""
+    for i, m in enumerate(spec.mounts):
         try:
-            mount_one(m, rootfd, bundle)
+            mount_one(m, rootfd, bundle, (idmapped or {}).get(i))
         except OSError as e:
             # a /proc/self/fd/N path is our handle on the destination, which is named already
             path = None if str(e.filename).startswith("/proc/self/fd/") else e.filename
@@ -130,9 +135,9 @@ def apply(spec: Spec, rootfd: int, bundle: str) -> None:
             raise OCIError(f"error mounting {m.source or m.type!r} to rootfs at {m.destination!r}: {error}") from None
 
 
-def mount_one(m: Mount, rootfd: int, bundle: str) -> None:
+def mount_one(m: Mount, rootfd: int, bundle: str, idmapped: int | None = None) -> None:
     opts = MountOptions(m.options)
-    if m.type == "bind":
+    if m.type == "bind" or idmapped is not None:
         opts.flags |= sc.MS_BIND
     if opts.is_bind:
         source = os.path.join(bundle, m.source or "")
@@ -144,8 +149,15 @@ def mount_one(m: Mount, rootfd: int, bundle: str) -> None:
         # Resolved afresh after each mount: an fd taken before a mount names what lies below it.
         return fs.make_in_root(rootfd, m.destination, directory=is_dir)
 
+    if idmapped is not None:
+        target = destination()
+        try:
+            sc.move_mount(idmapped, target)
+        finally:
+            os.close(target)
     if opts.is_bind:
-        _at(destination(), lambda p: sc.mount(source, p, None, opts.flags & (sc.MS_BIND | sc.MS_REC)))
+        if idmapped is None:
+            _at(destination(), lambda p: sc.mount(source, p, None, opts.flags & (sc.MS_BIND | sc.MS_REC)))
         remount = opts.flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT)
         if remount:
             _at(destination(), lambda p: sc.mount(None, p, None, sc.MS_BIND | sc.MS_REMOUNT | remount | locked_flags(p)))
