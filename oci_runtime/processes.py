@@ -22,7 +22,7 @@ from typing import Callable, NoReturn
 
 import prctl
 
-from . import hooks
+from . import fs, hooks
 from .appliers import devices, hostname, keyring, mounts, namespaces, network, paths, process, rootfs, sysctl, terminal
 from .appliers import seccomp
 from .errors import HookError, OCIError, StartError, describe
@@ -154,6 +154,20 @@ def spawn_init(spec: Spec, opts: Options) -> int:
     return init_pid
 
 
+def _open_exec_fifo(fifo_path_fd: int, host_proc: int) -> int:
+    """Reopen the O_PATH fifo fd for writing; check it is the same fifo (a rootfs could plant a
+    fake /proc/self/fd/N: it would only fool its own container, but never unnoticed)."""
+    if host_proc >= 0:
+        fd = os.open(f"self/fd/{fifo_path_fd}", os.O_WRONLY | os.O_CLOEXEC, dir_fd=host_proc)
+    else:
+        fd = os.open(f"/proc/self/fd/{fifo_path_fd}", os.O_WRONLY | os.O_CLOEXEC)
+    want, got = os.fstat(fifo_path_fd), os.fstat(fd)
+    if (want.st_dev, want.st_ino) != (got.st_dev, got.st_ino):
+        os.close(fd)
+        raise OCIError("the container's /proc/self/fd does not lead to the exec fifo: is /proc a real procfs?")
+    return fd
+
+
 def _above(fd: int, floor: int) -> int:
     """Move fd to a number >= floor: fds 3..floor-1 are the caller's, passed with --preserve-fds."""
     if fd >= floor:
@@ -199,8 +213,11 @@ def _init(spec: Spec, opts: Options, report: int, control: int) -> None:
         _await(control, MSG_CONTINUE)
     # pid "as seen by the container" for hooks run in its namespaces (runtime.md, State)
     hooks.run("createContainer", spec.hooks.create_container, {**opts.hook_state, "status": "created", "pid": os.getpid()})
-    # Taken before the root switch: the fifo is reopened through the host's /proc.
-    proc = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    # The exec fifo is reopened for writing through /proc/self/fd. The container's own /proc is
+    # used when it has one: an fd of the host's /proc held while waiting for `start` would let a
+    # container process with CAP_SYS_PTRACE reach the host through /proc/<init>/fd.
+    has_proc = any(m.type == "proc" and fs.clean(m.destination) == "proc" for m in spec.mounts)
+    host_proc = -1 if has_proc else os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     seccomp.connect_listener(spec, opts.container_id, opts.bundle)  # listenerPath is a host path
     rootfs.enter(spec, rootfd, "mount" in own, opts.no_pivot)
     os.close(rootfd)
@@ -209,10 +226,10 @@ def _init(spec: Spec, opts: Options, report: int, control: int) -> None:
     rootfs.finish(spec)
     prepared = process.prepare(spec)
     _send(report, MSG_READY)
-    # Blocks until `start` opens the fifo for reading.
-    fifo = os.open(f"self/fd/{opts.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC, dir_fd=proc)
-    for fd in (proc, opts.fifo_fd):
-        os.close(fd)
+    fifo = _open_exec_fifo(opts.fifo_fd, host_proc)  # blocks until `start` opens it for reading
+    for fd in (host_proc, opts.fifo_fd):
+        if fd >= 0:
+            os.close(fd)
     try:
         hooks.run("startContainer", spec.hooks.start_container,
                   {**opts.hook_state, "status": "created", "pid": os.getpid()})

@@ -306,3 +306,21 @@ def test_idmap_without_mappings_or_user_namespace_is_refused(runtime, bundle, tm
     proc = runtime("create", "--bundle", bundle.write(), "c1")
     assert proc.returncode == 1 and "mounts[" in error_message(proc.stderr)
     assert runtime.ids() == []
+
+
+def test_created_init_holds_no_fd_of_a_host_directory(runtime, bundle):
+    """While waiting for `start`, init's fds are what a container process with CAP_SYS_PTRACE
+    could open through /proc/<init>/fd: none may be a host directory (like the host's /proc)."""
+    bundle.config["process"]["args"] = ["sleep", "1000"]
+    runtime("create", "--bundle", bundle.write(), "c1", check=True)
+    pid = runtime.state("c1")["pid"]
+    host_dirs = {(s.st_dev, s.st_ino) for s in (os.stat("/"), os.stat("/proc"), os.stat(runtime.root))}
+    held = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            s = os.stat(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        held.append((s.st_dev, s.st_ino))
+    assert held, "could not see init's fds"
+    assert not host_dirs & set(held)
