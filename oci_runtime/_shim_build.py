@@ -71,6 +71,8 @@ ffibuilder.cdef(
     int seccomp_notify_fd(scmp_filter_ctx ctx);
     int seccomp_export_pfc(scmp_filter_ctx ctx, int fd);
     int seccomp_export_bpf(scmp_filter_ctx ctx, int fd);
+
+    int oci_bpf(int cmd, void *attr, unsigned int size);
     """
 )
 
@@ -122,6 +124,7 @@ ffibuilder.set_source(
     static int oci_personality(unsigned long persona) { RET(personality(persona)); }
     static int oci_sched_setattr(int pid, struct oci_sched_attr *attr, unsigned int flags)
     { RET(syscall(SYS_sched_setattr, pid, attr, flags)); }
+    static int oci_bpf(int cmd, void *attr, unsigned int size) { RET(syscall(SYS_bpf, cmd, attr, size)); }
     """,
     libraries=["seccomp"],
 )

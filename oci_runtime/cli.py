@@ -103,7 +103,8 @@ def cmd_create(g: dict, o: dict, args: list[str]) -> int:
     _check_systemd(g)
     operations.create(g["root"], args[0], o["bundle"], pid_file=o["pid_file"] or None,
                       console_socket=o["console_socket"] or None, no_pivot=o["no_pivot"],
-                      no_new_keyring=o["no_new_keyring"], preserve_fds=_int_flag(o["preserve_fds"], "preserve-fds"))
+                      no_new_keyring=o["no_new_keyring"], preserve_fds=_int_flag(o["preserve_fds"], "preserve-fds"),
+                      systemd_cgroup=g["systemd_cgroup"])
     return 0
 
 
@@ -113,7 +114,8 @@ def cmd_run(g: dict, o: dict, args: list[str]) -> int:
     _check_systemd(g)
     return operations.run(g["root"], args[0], o["bundle"], detach=o["detach"], pid_file=o["pid_file"] or None,
                           console_socket=o["console_socket"] or None, no_pivot=o["no_pivot"],
-                          no_new_keyring=o["no_new_keyring"], preserve_fds=_int_flag(o["preserve_fds"], "preserve-fds"))
+                          no_new_keyring=o["no_new_keyring"], preserve_fds=_int_flag(o["preserve_fds"], "preserve-fds"),
+                          systemd_cgroup=g["systemd_cgroup"])
 
 
 def cmd_start(g: dict, o: dict, args: list[str]) -> int:
@@ -168,6 +170,136 @@ def tabulate(rows: list[list[str]]) -> str:
     return "".join("".join(c.ljust(w) for c, w in zip(r, widths)) + r[-1] + "\n" for r in rows)
 
 
+def cmd_pause(g: dict, o: dict, args: list[str]) -> int:
+    from . import operations
+
+    operations.pause(g["root"], args[0])
+    return 0
+
+
+def cmd_resume(g: dict, o: dict, args: list[str]) -> int:
+    from . import operations
+
+    operations.resume(g["root"], args[0])
+    return 0
+
+
+def cmd_ps(g: dict, o: dict, args: list[str]) -> int:
+    """As runc: json is the host pids; table runs `ps` (options after the id, default -ef) and
+    keeps its header and the container's lines."""
+    from . import operations
+
+    if o["format"] not in ("table", "json"):
+        raise UsageError(f'invalid format option "{o["format"]}": use "table" or "json"')
+    pids = operations.pids(g["root"], args[0])
+    if o["format"] == "json":
+        sys.stdout.write(json.dumps(pids, separators=(",", ":")) + "\n")
+        return 0
+    import subprocess
+
+    try:
+        out = subprocess.run(["ps", *(args[1:] or ["-ef"])], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise OCIError(f"ps: {getattr(e, 'stderr', '') or e}".strip()) from None
+    lines = out.splitlines()
+    if not lines or "PID" not in lines[0].split():
+        raise OCIError("ps: no PID column in the output of ps")
+    column = lines[0].split().index("PID")
+    wanted = {str(p) for p in pids}
+    sys.stdout.write("".join(line + "\n" for i, line in enumerate(lines)
+                             if i == 0 or (len(line.split()) > column and line.split()[column] in wanted)))
+    return 0
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def _bytes_flag(value: str, name: str) -> int:
+    """A size as runc's units.RAMInBytes: 64m, 1.5G, 1024, or -1 for unlimited."""
+    import re
+
+    if value == "-1":
+        return -1
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?", value.strip().lower())
+    if not m:
+        raise UsageError(f'invalid value "{value}" for flag --{name}: not a size')
+    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2)])
+
+
+def _signed_flag(value: str, name: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(f'invalid value "{value}" for flag --{name}') from None
+
+
+def cmd_update(g: dict, o: dict, args: list[str]) -> int:
+    """runc's update: LinuxResources from --resources (a file, or - for stdin), else the flags."""
+    from . import operations
+
+    if o["resources"]:
+        try:
+            text = sys.stdin.read() if o["resources"] == "-" else open(o["resources"]).read()
+            resources = json.loads(text)
+        except OSError as e:
+            raise OCIError(f"--resources: {e.strerror}: {o['resources']}") from None
+        except ValueError as e:
+            raise OCIError(f"--resources: invalid JSON: {e}") from None
+        if not isinstance(resources, dict):
+            raise OCIError("--resources: expected a JSON object (LinuxResources)")
+    else:
+        if o["l3_cache_schema"] or o["mem_bw_schema"]:
+            raise OCIError("--l3-cache-schema/--mem-bw-schema: Intel RDT is not supported by this runtime")
+        resources = {}
+        spec = [("memory", "limit", "memory", _bytes_flag), ("memory", "reservation", "memory_reservation", _bytes_flag),
+                ("memory", "swap", "memory_swap", _bytes_flag), ("cpu", "shares", "cpu_share", _int_flag),
+                ("cpu", "quota", "cpu_quota", _signed_flag), ("cpu", "period", "cpu_period", _int_flag),
+                ("cpu", "realtimeRuntime", "cpu_rt_runtime", _signed_flag),
+                ("cpu", "realtimePeriod", "cpu_rt_period", _int_flag), ("cpu", "cpus", "cpuset_cpus", None),
+                ("cpu", "mems", "cpuset_mems", None), ("pids", "limit", "pids_limit", _signed_flag),
+                ("blockIO", "weight", "blkio_weight", _int_flag)]
+        for section, field, key, parse in spec:
+            if o[key] != "":
+                value = parse(o[key], key.replace("_", "-")) if parse else o[key]
+                resources.setdefault(section, {})[field] = value
+    operations.update(g["root"], args[0], resources)
+    return 0
+
+
+def _duration(text: str) -> float:
+    """A Go duration as runc's --interval takes it: 5s, 100ms, 1m30s."""
+    import re
+
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
+    if not parts or "".join(a + b for a, b in parts) != text:
+        raise UsageError(f'invalid value "{text}" for flag -interval: parse error')
+    scale = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+def cmd_events(g: dict, o: dict, args: list[str]) -> int:
+    """--stats: one stats object; else one every --interval until the container stops."""
+    import time
+
+    from . import operations
+
+    interval = _duration(o["interval"])
+    if interval <= 0:
+        raise UsageError("duration interval must be greater than 0")
+    while True:
+        try:
+            event = operations.stats(g["root"], args[0])
+        except OCIError:
+            if o["stats"]:
+                raise
+            return 0  # streaming: the container has gone
+        sys.stdout.write(json.dumps(event, separators=(",", ":")) + "\n")
+        sys.stdout.flush()
+        if o["stats"]:
+            return 0
+        time.sleep(interval)
+
+
 def cmd_spec(g: dict, o: dict, args: list[str]) -> int:
     from .default_spec import default_spec
 
@@ -214,6 +346,36 @@ COMMANDS: dict[str, Command] = {
     "list": Command(cmd_list, "list [command options]", "lists containers started by oci-runtime with the given root",
                     [Flag("format,f", "select one of: table or json", "FORMAT", "table"),
                      Flag("quiet,q", "display only container IDs")], (0, 0)),
+    "pause": Command(cmd_pause, "pause <container-id>", "pause suspends all processes inside the container",
+                     [], (1, 1)),
+    "resume": Command(cmd_resume, "resume <container-id>",
+                      "resumes all processes that have been previously paused", [], (1, 1)),
+    "ps": Command(cmd_ps, "ps [command options] <container-id> [ps options]",
+                  "ps displays the processes running inside a container",
+                  [Flag("format,f", "select one of: table or json", "FORMAT", "table")], (1, None)),
+    "update": Command(cmd_update, "update [command options] <container-id>", "update container resource constraints",
+                      [Flag("resources,r", "path to the file containing the resources to update or '-' to read "
+                            "from the standard input", "FILE", ""),
+                       Flag("blkio-weight", "Specifies per cgroup weight, range is from 10 to 1000", "VALUE", ""),
+                       Flag("cpu-period", "CPU CFS period to be used for hardcapping (in usecs)", "VALUE", ""),
+                       Flag("cpu-quota", "CPU CFS hardcap limit (in usecs)", "VALUE", ""),
+                       Flag("cpu-share", "CPU shares (relative weight vs. other containers)", "VALUE", ""),
+                       Flag("cpu-rt-period", "CPU realtime period to be used for hardcapping (in usecs)", "VALUE", ""),
+                       Flag("cpu-rt-runtime", "CPU realtime hardcap limit (in usecs)", "VALUE", ""),
+                       Flag("cpuset-cpus", "CPU(s) to use", "VALUE", ""),
+                       Flag("cpuset-mems", "Memory node(s) to use", "VALUE", ""),
+                       Flag("memory", "Memory limit (in bytes)", "VALUE", ""),
+                       Flag("memory-reservation", "Memory reservation or soft_limit (in bytes)", "VALUE", ""),
+                       Flag("memory-swap", "Total memory usage (memory + swap); set '-1' to enable unlimited swap",
+                            "VALUE", ""),
+                       Flag("pids-limit", "Maximum number of pids allowed in the container", "VALUE", ""),
+                       Flag("l3-cache-schema", "The string of Intel RDT/CAT L3 cache schema", "VALUE", ""),
+                       Flag("mem-bw-schema", "The string of Intel RDT/MBA memory bandwidth schema", "VALUE", "")],
+                      (1, 1)),
+    "events": Command(cmd_events, "events [command options] <container-id>",
+                      "display container events such as OOM notifications, cpu, memory, and IO usage statistics",
+                      [Flag("interval", "set the stats collection interval", "DURATION", "5s"),
+                       Flag("stats", "display the container's stats then exit")], (1, 1)),
     "spec": Command(cmd_spec, "spec [command options]", "create a new specification file",
                     [Flag("bundle,b", "path to the root of the bundle directory", "PATH", ".")], (0, 0)),
     "features": Command(cmd_features, "features", "show the enabled features", [], (0, 0)),

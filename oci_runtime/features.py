@@ -15,7 +15,7 @@ def features() -> dict:
         "linux": {
             "namespaces": sorted(namespaces.FLAGS),
             "capabilities": sorted(capabilities.NAMES),
-            "cgroup": {"v1": False, "v2": False, "systemd": False, "systemdUser": False, "rdma": False},
+            "cgroup": {"v1": True, "v2": False, "systemd": False, "systemdUser": False, "rdma": False},
             "seccomp": seccomp.features(),
             "apparmor": {"enabled": True},  # profiles are applied (lsm.py); mount labels are not
             "selinux": {"enabled": False},

@@ -6,6 +6,7 @@ library; create pulls in validation, the model and the appliers when it runs.
 import os
 import select
 import signal
+import time
 
 from . import state as st
 from .errors import ContainerNotFound, HookError, InvalidState, OCIError, describe
@@ -26,12 +27,12 @@ def parse_signal(text: str) -> int:
 
 def create(root: str, container_id: str, bundle: str, pid_file: str | None = None,
            console_socket: str | None = None, no_pivot: bool = False, no_new_keyring: bool = False,
-           preserve_fds: int = 0, foreground: bool = False) -> int | None:
+           preserve_fds: int = 0, foreground: bool = False, systemd_cgroup: bool = False) -> int | None:
     """Build the container up to its program, leaving init blocked on the exec fifo.
 
     foreground: for `run` without --detach; with process.terminal and no console_socket, the pty
     master is returned (the caller proxies it), else None."""
-    from . import model, processes, validate
+    from . import cgroups, model, processes, validate
     from .appliers import capabilities, idmap, iopriority, lsm, process, rlimits, scheduler, seccomp, terminal
 
     st.validate_id(container_id)
@@ -61,14 +62,22 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     c = st.new_container(root, container_id, data, config)
     pid = 0
     fifo = -1
-    console = master = None
+    console = master = cgroup = None
     idmapped: dict[int, int] = {}
     try:
         fifo = os.open(c.path(st.EXEC_FIFO), os.O_PATH | os.O_CLOEXEC)
+        cgroup = cgroups.new_driver(spec.linux.cgroups_path, container_id, systemd_cgroup)
+        try:
+            cgroup.create()
+        finally:  # what `delete` needs: the driver, its paths and the directories it made
+            c.data["cgroup"] = cgroup.to_state()
+        c.save()
+        cgroup.apply((config.get("linux") or {}).get("resources") or {})
         idmapped = idmap.prepare(spec, bundle)
         opts = processes.Options(container_id, c.dir, bundle, fifo, hook_state(c), no_pivot, not no_new_keyring,
                                  listen_fds + preserve_fds, (c.dirfd,))
         opts.idmapped = idmapped
+        opts.cgroup = cgroup
         if spec.process.terminal:  # connected before forking: the path is the host's
             console = terminal.ConsoleSocket(console_socket)
             opts.console, opts.parent_fds = console.init_fd, (*opts.parent_fds, *console.parent_fds)
@@ -83,6 +92,13 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     except BaseException as e:
         if pid:
             _kill_wait(pid, signal.SIGKILL)
+        if cgroup is not None:
+            try:
+                _destroy_cgroup(cgroup)
+            except OCIError as cleanup:  # the create error is the one to report
+                from . import log
+
+                log.warning(f"removing the container's cgroup: {cleanup}")
         c.remove()
         if isinstance(e, HookError):  # runtime.md: a failed create hook continues at destroy + poststop
             from . import hooks
@@ -174,7 +190,11 @@ def _release_init(c: st.Container) -> bytes:
 
 def _destroy(c: st.Container, status: str) -> None:
     """runtime.md lifecycle step 12-13 after a failed start: stop, delete, run poststop hooks."""
-    if status != "stopped" and c.pid:
+    if c.data.get("cgroup"):  # kills every process of the container, paused ones too
+        from . import cgroups
+
+        _destroy_cgroup(cgroups.load(c.data["cgroup"]))
+    elif status != "stopped" and c.pid:
         for pid in container_pids(c):
             _kill_wait(pid, signal.SIGKILL)
     state = {**hook_state(c), "status": "stopped"}
@@ -217,6 +237,11 @@ def kill(root: str, container_id: str, sig: int, all_processes: bool = False) ->
     try:
         if c.status() not in ("created", "running", "paused"):
             raise InvalidState("container not running")
+        if all_processes and c.data.get("cgroup"):
+            from . import cgroups
+
+            _signal_cgroup(cgroups.load(c.data["cgroup"]), sig)
+            return
         for pid in container_pids(c) if all_processes else [c.pid]:
             _signal(pid, c.data["init_start_time"] if pid == c.pid else None, sig)
     finally:
@@ -241,8 +266,44 @@ def _signal(pid: int, start_time: int | None, sig: int) -> None:
         os.close(pidfd)
 
 
+def _destroy_cgroup(cgroup) -> None:
+    """Kill whatever is left in the container's cgroup (frozen meanwhile, then thawed so that
+    the kills land, as runc), wait for it to empty, remove the directories we made."""
+    deadline = time.monotonic() + 10
+    while pids := cgroup.pids():
+        _signal_cgroup(cgroup, signal.SIGKILL, keep_frozen=False)
+        if time.monotonic() > deadline:
+            raise OCIError(f"processes {pids} of the container's cgroup did not exit within 10s of SIGKILL")
+        time.sleep(0.01)
+    cgroup.destroy()
+
+
+def _signal_cgroup(cgroup, sig: int, keep_frozen: bool = True) -> None:
+    """Signal every process of the cgroup with it frozen, so none can fork meanwhile; a paused
+    container stays paused unless keep_frozen is False."""
+    try:
+        was_frozen = cgroup.frozen()
+        cgroup.freeze()
+    except OCIError:  # no freezer: signal as they are
+        was_frozen = None
+    try:
+        for pid in cgroup.pids():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+    finally:
+        if was_frozen is not None and not (was_frozen and keep_frozen):
+            cgroup.thaw()
+
+
 def container_pids(c: st.Container) -> list[int]:
-    """The init and every process sharing its pid namespace (its descendants, with a private one)."""
+    """Every process of the container: its cgroup's; without one, the init and every process
+    sharing its pid namespace (its descendants, with a private one)."""
+    if c.data.get("cgroup"):
+        from . import cgroups
+
+        return cgroups.load(c.data["cgroup"]).pids()
     try:
         ns = os.stat(f"/proc/{c.pid}/ns/pid").st_ino
         if ns == os.stat("/proc/self/ns/pid").st_ino:
@@ -333,3 +394,73 @@ def _forward(pid: int, signum: int) -> None:
         os.kill(pid, signum)
     except ProcessLookupError:
         pass
+
+
+# --- cgroup commands: pause, resume, ps, update, events ---------------------------------------
+
+def _cgroup(c: st.Container):
+    from . import cgroups
+
+    if not c.data.get("cgroup"):
+        raise OCIError(f"container {c.id} has no cgroup")
+    return cgroups.load(c.data["cgroup"])
+
+
+def pause(root: str, container_id: str) -> None:
+    c = st.open_container(root, container_id, lock=True)
+    try:
+        if c.status() not in ("created", "running"):
+            raise InvalidState("container not running")
+        _cgroup(c).freeze()
+    finally:
+        c.close()
+
+
+def resume(root: str, container_id: str) -> None:
+    c = st.open_container(root, container_id, lock=True)
+    try:
+        if c.status() != "paused":
+            raise InvalidState("container not paused")
+        _cgroup(c).thaw()
+    finally:
+        c.close()
+
+
+def pids(root: str, container_id: str) -> list[int]:
+    """The host pids of the container's processes (`ps`)."""
+    c = st.open_container(root, container_id)
+    try:
+        return _cgroup(c).pids()  # as runc: a stopped container just has none
+    finally:
+        c.close()
+
+
+def update(root: str, container_id: str, resources: dict) -> None:
+    """Apply LinuxResources (device rules excepted, as runc) to a live container's cgroup and
+    keep the saved config in step, for later commands."""
+    c = st.open_container(root, container_id, lock=True)
+    try:
+        if c.status() == "stopped":
+            raise InvalidState("container not running")
+        _cgroup(c).apply({k: v for k, v in resources.items() if k != "devices"})  # as runc
+        config = c.load_config()
+        saved = config.setdefault("linux", {}).setdefault("resources", {})
+        for key, value in resources.items():
+            if key != "devices" and isinstance(value, dict) and isinstance(saved.get(key), dict):
+                saved[key].update(value)
+            elif key != "devices":
+                saved[key] = value
+        st.write_json_atomic(c.dirfd, st.CONFIG_FILE, config)
+    finally:
+        c.close()
+
+
+def stats(root: str, container_id: str) -> dict:
+    """runc's `events --stats` object: {"type": "stats", "id": ..., "data": {...}}."""
+    c = st.open_container(root, container_id)
+    try:
+        if c.status() == "stopped":
+            raise InvalidState(f"container with id {container_id} is not running")
+        return {"type": "stats", "id": container_id, "data": _cgroup(c).stats()}
+    finally:
+        c.close()

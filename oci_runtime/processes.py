@@ -1,9 +1,10 @@
 """The three processes of `create`, in the order of runtime.md's lifecycle.
 
 parent (the `create` command)  forks ->  intermediate  forks ->  init
-- intermediate: joins the namespaces given by path, creates a user namespace (the parent writes
-  its uid/gid maps), then unshares the other new namespaces; because a new pid namespace applies
-  to children only, it forks init, reports init's pid and exits.
+- intermediate: waits until the parent has put it in the container's cgroup (init inherits it),
+  joins the namespaces given by path, creates a user namespace (the parent writes its uid/gid
+  maps), then unshares the other new namespaces; because a new pid namespace applies to children
+  only, it forks init, reports init's pid and exits.
 - init: pid 1 of the container. Builds the root filesystem; lets the parent run the prestart and
   createRuntime hooks, runs createContainer hooks itself, switches root, reports READY and blocks
   opening the exec fifo until `start`; then runs startContainer hooks, reports the outcome
@@ -57,6 +58,7 @@ class Options:
         self.parent_fds = parent_fds  # the parent's own fds (the state lock): closed in the children
         self.console = console  # process.terminal: connected console socket, init sends the pty master on it
         self.idmapped: dict[int, int] = {}  # mounts index -> detached idmapped mount (appliers/idmap.py)
+        self.cgroup = None  # the container's cgroup driver (oci_runtime.cgroups), created and configured
 
 
 def _send(fd: int, msg_type: str, **fields: object) -> None:
@@ -112,6 +114,16 @@ def spawn_init(spec: Spec, opts: Options) -> int:
         _child(w, lambda: _intermediate(spec, opts, w, control_r))
     os.close(w)
     os.close(control_r)
+    try:  # into the cgroup before the intermediate does anything: init and its children inherit it
+        if opts.cgroup is not None:
+            opts.cgroup.add(intermediate)
+        _send(control_w, MSG_CONTINUE)
+    except BaseException:
+        os.kill(intermediate, signal.SIGKILL)
+        os.waitpid(intermediate, 0)
+        os.close(r)
+        os.close(control_w)
+        raise
     init_pid = 0
     hooks_due = ready = False
     failure: OCIError | None = None
@@ -178,6 +190,7 @@ def _above(fd: int, floor: int) -> int:
 
 
 def _intermediate(spec: Spec, opts: Options, report: int, control: int) -> None:
+    _await(control, MSG_CONTINUE)  # the parent has put us in the container's cgroup
     namespaces.join(spec)
     if namespaces.creates_user_namespace(spec):
         namespaces.unshare_user()

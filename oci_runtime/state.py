@@ -66,13 +66,19 @@ class Container:
         return os.path.join(self.dir, name)
 
     def status(self) -> str:
-        """created, running or stopped (creating while create is still at work)."""
+        """created, running, paused (its cgroup frozen) or stopped (creating while create is
+        still at work)."""
         pid = self.data["pid"]
         if pid == 0:
             creator = self.data["creator_pid"]
             return "creating" if proc_start_time(creator) == self.data["creator_start_time"] else "stopped"
         if proc_start_time(pid) != self.data["init_start_time"]:
             return "stopped"
+        if self.data.get("cgroup"):
+            from . import cgroups  # stdlib only
+
+            if cgroups.load(self.data["cgroup"]).frozen():
+                return "paused"
         try:
             os.stat(EXEC_FIFO, dir_fd=self.dirfd)
             return "created"

@@ -173,3 +173,26 @@ def sched_setattr(policy: int, flags: int = 0, nice: int = 0, priority: int = 0,
 def setdomainname(name: str) -> None:
     b = name.encode()
     _check(lib.oci_setdomainname(b, len(b)))
+
+
+class CBuffer:
+    """A C buffer that stays alive with this object, and its address (for pointers in bpf_attr)."""
+
+    def __init__(self, init: bytes | int) -> None:
+        self.cdata = ffi.new("char[]", init)
+        self.address = int(ffi.cast("uintptr_t", self.cdata))
+
+    def __len__(self) -> int:
+        return len(self.cdata)
+
+    def bytes(self) -> bytes:
+        return ffi.buffer(self.cdata)[:]
+
+    def text(self) -> str:
+        return ffi.string(self.cdata).decode(errors="replace")
+
+
+def bpf(cmd: int, attr: bytearray, size: int | None = None) -> int:
+    """bpf(2) with the bpf_attr packed by the caller; attr must be writable (the kernel fills in
+    fields for some commands) and is passed as is, size defaulting to its length."""
+    return _check(lib.oci_bpf(cmd, ffi.from_buffer(attr), len(attr) if size is None else size))

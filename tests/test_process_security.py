@@ -196,7 +196,13 @@ def test_scheduler_idle(runtime, bundle):
     assert sched_fields(run_ok(runtime, bundle, "cat /proc/self/stat"))[2] == os.SCHED_IDLE
 
 
+def rt_budget(bundle) -> None:
+    """With RT group scheduling (cgroup v1), a cgroup needs an RT budget for SCHED_RR/FIFO tasks."""
+    bundle.config["linux"].setdefault("resources", {})["cpu"] = {"realtimeRuntime": 10000}
+
+
 def test_scheduler_round_robin_priority(runtime, bundle):
+    rt_budget(bundle)
     bundle.config["process"]["scheduler"] = {"policy": "SCHED_RR", "priority": 10}
     assert sched_fields(run_ok(runtime, bundle, "cat /proc/self/stat")) == (0, 10, os.SCHED_RR)
 
@@ -230,6 +236,7 @@ def test_a_deadline_program_can_not_fork(runtime, bundle):
 def test_scheduler_flag_reset_on_fork_is_seen_by_children(runtime, bundle):
     """SCHED_FLAG_RESET_ON_FORK: the program runs SCHED_RR 10, a child it forks is back to SCHED_OTHER 0.
     (`; true`: else ash would exec the last command in place, without a fork.)"""
+    rt_budget(bundle)
     bundle.config["process"]["scheduler"] = {"policy": "SCHED_RR", "priority": 10, "flags": ["SCHED_FLAG_RESET_ON_FORK"]}
     out = run_ok(runtime, bundle, "cat /proc/$$/stat; sh -c 'cat /proc/self/stat'; true")
     parent, child = out.splitlines()
@@ -239,6 +246,7 @@ def test_scheduler_flag_reset_on_fork_is_seen_by_children(runtime, bundle):
 
 def test_scheduler_without_reset_on_fork_children_keep_the_policy(runtime, bundle):
     """The control for the flag: without it a forked child stays SCHED_RR 10."""
+    rt_budget(bundle)
     bundle.config["process"]["scheduler"] = {"policy": "SCHED_RR", "priority": 10}
     out = run_ok(runtime, bundle, "cat /proc/$$/stat; sh -c 'cat /proc/self/stat'; true")
     assert [sched_fields(line) for line in out.splitlines()] == [(0, 10, os.SCHED_RR)] * 2

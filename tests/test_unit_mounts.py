@@ -322,12 +322,36 @@ def test_cgroup_on_a_cgroup2_host_is_one_cgroup2_mount(kernel: Kernel, root: Roo
         ("cgroup2", str(root.path / "sys/fs/cgroup"), "cgroup2", sc.MS_RDONLY | sc.MS_NOSUID)]
 
 
-def test_cgroup_on_a_v1_host_is_a_tmpfs_of_hierarchies(kernel: Kernel, root: Root,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each host hierarchy is mounted afresh under a writable tmpfs, which is made read-only at the end."""
+def test_cgroup_on_a_v1_host_binds_the_containers_own_cgroups(kernel: Kernel, root: Root,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a cgroup namespace: a writable tmpfs holding a bind of init's own cgroup directory
+    per hierarchy, each made read-only, then the tmpfs."""
+    from oci_runtime import cgroups
+
     monkeypatch.setattr(mounts, "host_cgroup_mounts",
                         lambda: [("cpu,cpuacct", "cgroup", "cpu,cpuacct"), ("unified", "cgroup2", "")])
+    monkeypatch.setattr(cgroups, "own_dirs", lambda: {"/sys/fs/cgroup/cpu,cpuacct": "/sys/fs/cgroup/cpu,cpuacct/c1"})
     mounts.mount_one(Mount("/sys/fs/cgroup", "cgroup", "cgroup", ["ro"]), root.fd, "/")
+    top = str(root.path / "sys/fs/cgroup")
+    ro_bind = sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY
+    calls = [(c.source, c.resolved, c.fstype, c.flags & (ro_bind | sc.MS_REC)) for c in kernel.calls]
+    assert calls == [
+        ("tmpfs", top, "tmpfs", 0),
+        ("/sys/fs/cgroup/cpu,cpuacct/c1", top + "/cpu,cpuacct", None, sc.MS_BIND | sc.MS_REC),
+        (None, top + "/cpu,cpuacct", None, ro_bind),
+        ("/sys/fs/cgroup/unified", top + "/unified", None, sc.MS_BIND | sc.MS_REC),  # not in own_dirs: as is
+        (None, top + "/unified", None, ro_bind),
+        (None, top, None, ro_bind),
+    ]
+
+
+def test_cgroup_on_a_v1_host_with_a_cgroup_namespace_is_a_tmpfs_of_fresh_hierarchies(
+        kernel: Kernel, root: Root, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a cgroup namespace each hierarchy is mounted afresh (its root is the container's
+    cgroup) under a writable tmpfs, which is made read-only at the end."""
+    monkeypatch.setattr(mounts, "host_cgroup_mounts",
+                        lambda: [("cpu,cpuacct", "cgroup", "cpu,cpuacct"), ("unified", "cgroup2", "")])
+    mounts.mount_one(Mount("/sys/fs/cgroup", "cgroup", "cgroup", ["ro"]), root.fd, "/", cgroupns=True)
     top = str(root.path / "sys/fs/cgroup")
     *made, remount = kernel.calls
     assert [(c.source, c.resolved, c.fstype, c.flags, c.data) for c in made] == [

@@ -125,9 +125,10 @@ class MountOptions:
 def apply(spec: Spec, rootfd: int, bundle: str, idmapped: dict[int, int] | None = None) -> None:
     """Mount every entry of `mounts`, in order, under the rootfs opened as rootfd. `idmapped`
     holds the detached idmapped mounts the parent prepared (appliers/idmap.py), by index."""
+    cgroupns = any(ns.type == "cgroup" for ns in spec.linux.namespaces)
     for i, m in enumerate(spec.mounts):
         try:
-            mount_one(m, rootfd, bundle, (idmapped or {}).get(i))
+            mount_one(m, rootfd, bundle, (idmapped or {}).get(i), cgroupns)
         except OSError as e:
             # a /proc/self/fd/N path is our handle on the destination, which is named already
             path = None if str(e.filename).startswith("/proc/self/fd/") else e.filename
@@ -135,7 +136,7 @@ def apply(spec: Spec, rootfd: int, bundle: str, idmapped: dict[int, int] | None 
             raise OCIError(f"error mounting {m.source or m.type!r} to rootfs at {m.destination!r}: {error}") from None
 
 
-def mount_one(m: Mount, rootfd: int, bundle: str, idmapped: int | None = None) -> None:
+def mount_one(m: Mount, rootfd: int, bundle: str, idmapped: int | None = None, cgroupns: bool = False) -> None:
     opts = MountOptions(m.options)
     if m.type == "bind" or idmapped is not None:
         opts.flags |= sc.MS_BIND
@@ -162,7 +163,7 @@ def mount_one(m: Mount, rootfd: int, bundle: str, idmapped: int | None = None) -
         if remount:
             _at(destination(), lambda p: sc.mount(None, p, None, sc.MS_BIND | sc.MS_REMOUNT | remount | locked_flags(p)))
     elif m.type == "cgroup":
-        mount_cgroup(rootfd, m.destination, opts)
+        mount_cgroup(rootfd, m.destination, opts, cgroupns)
     elif m.type == "tmpfs" and opts.tmpcopyup:
         mount_tmpfs_copyup(source, destination, opts)
     else:
@@ -233,24 +234,35 @@ def host_cgroup_mounts() -> list[tuple[str, str, str]]:
     return found
 
 
-def mount_cgroup(rootfd: int, destination: str, opts: MountOptions) -> None:
-    """The `cgroup` mount type: the host's cgroup hierarchies, each mounted afresh in the
-    container (a tmpfs holding one mount per v1 hierarchy on v1/hybrid hosts)."""
+def mount_cgroup(rootfd: int, destination: str, opts: MountOptions, cgroupns: bool = False) -> None:
+    """The `cgroup` mount type: on v1/hybrid hosts a tmpfs holding one mount per hierarchy, each
+    showing the container's own cgroup: with a cgroup namespace a fresh mount (its root is the
+    container's cgroup), without one a bind of the container's cgroup directory (init is in it
+    already), as runc. In a user namespace, where a fresh v1 mount is refused, a bind as well."""
+    from .. import cgroups
+
     flags = opts.flags & ~sc.MS_RDONLY
     hierarchies = host_cgroup_mounts()
     if hierarchies == [(".", "cgroup2", "")]:
         _at(fs.make_in_root(rootfd, destination), lambda p: sc.mount("cgroup2", p, "cgroup2", opts.flags, None))
         return
     _at(fs.make_in_root(rootfd, destination), lambda p: sc.mount("tmpfs", p, "tmpfs", flags, "mode=755"))
+    own = cgroups.own_dirs()
     for name, fstype, data in hierarchies:
-        target = fs.make_in_root(rootfd, os.path.join(destination, name))
-        try:
-            _at(target, lambda p: sc.mount(fstype, p, fstype, opts.flags, data or None))
-        except PermissionError:
-            # In a user namespace a fresh cgroup v1 mount is refused: bind the host's hierarchy.
-            host = os.path.join("/sys/fs/cgroup", name)
+        mountpoint = os.path.join("/sys/fs/cgroup", name)
+        if cgroupns:
+            try:
+                _at(fs.make_in_root(rootfd, os.path.join(destination, name)),
+                    lambda p: sc.mount(fstype, p, fstype, opts.flags, data or None))
+                continue
+            except PermissionError:
+                pass
+        host = own.get(mountpoint, mountpoint)
+        _at(fs.make_in_root(rootfd, os.path.join(destination, name)),
+            lambda p: sc.mount(host, p, None, sc.MS_BIND | sc.MS_REC))
+        if opts.flags & sc.MS_RDONLY:
             _at(fs.make_in_root(rootfd, os.path.join(destination, name)),
-                lambda p: sc.mount(host, p, None, sc.MS_BIND | sc.MS_REC))
+                lambda p: sc.mount(None, p, None, sc.MS_REMOUNT | sc.MS_BIND | opts.flags | locked_flags(p)))
     if opts.flags & sc.MS_RDONLY:
         _at(fs.make_in_root(rootfd, destination),
             lambda p: sc.mount(None, p, None, sc.MS_REMOUNT | sc.MS_BIND | opts.flags | locked_flags(p)))
