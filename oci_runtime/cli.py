@@ -278,26 +278,20 @@ def _duration(text: str) -> float:
 
 
 def cmd_events(g: dict, o: dict, args: list[str]) -> int:
-    """--stats: one stats object; else one every --interval until the container stops."""
-    import time
-
+    """--stats: one stats object; else stats every --interval and OOM events until it stops."""
     from . import operations
 
     interval = _duration(o["interval"])
     if interval <= 0:
         raise UsageError("duration interval must be greater than 0")
-    while True:
-        try:
-            event = operations.stats(g["root"], args[0])
-        except OCIError:
-            if o["stats"]:
-                raise
-            return 0  # streaming: the container has gone
+    if o["stats"]:
+        events = iter([operations.stats(g["root"], args[0])])
+    else:
+        events = operations.events(g["root"], args[0], interval)
+    for event in events:
         sys.stdout.write(json.dumps(event, separators=(",", ":")) + "\n")
         sys.stdout.flush()
-        if o["stats"]:
-            return 0
-        time.sleep(interval)
+    return 0
 
 
 def cmd_spec(g: dict, o: dict, args: list[str]) -> int:

@@ -7,6 +7,7 @@ import os
 import select
 import signal
 import time
+from collections.abc import Iterator
 
 from . import state as st
 from .errors import ContainerNotFound, HookError, InvalidState, OCIError, describe
@@ -451,6 +452,28 @@ def update(root: str, container_id: str, resources: dict) -> None:
             elif key != "devices":
                 saved[key] = value
         st.write_json_atomic(c.dirfd, st.CONFIG_FILE, config)
+    finally:
+        c.close()
+
+
+def events(root: str, container_id: str, interval: float) -> Iterator[dict]:
+    """runc's `events` stream: a stats event every `interval` seconds and an `oom` event as soon
+    as the OOM killer has struck in the container's cgroup, until the container stops."""
+    c = st.open_container(root, container_id)
+    try:
+        driver = _cgroup(c)
+        ooms = driver.oom_kills()
+        due = time.monotonic()
+        while c.status() != "stopped":
+            now = time.monotonic()
+            if now >= due:
+                yield {"type": "stats", "id": container_id, "data": driver.stats()}
+                due = now + interval
+            count = driver.oom_kills()
+            if count > ooms:
+                ooms = count
+                yield {"type": "oom", "id": container_id}
+            time.sleep(min(0.1, max(0.0, due - time.monotonic())))
     finally:
         c.close()
 

@@ -210,6 +210,24 @@ def test_events_stats_prints_one_stats_object(runtime, bundle, cgpath):
     assert event["data"]["cpu"]["usage"]["total"] > 0
 
 
+def test_events_streams_stats_and_an_oom_event(runtime, bundle, cgpath):
+    """`events` (no --stats): stats every --interval, and {"type":"oom"} once the OOM killer
+    has killed a process of the container (here `tail`, buffering newline-free input past the
+    16 MiB limit), until the container stops."""
+    import subprocess
+
+    from conftest import OCI_RUNTIME
+
+    script = "sleep 1; head -c 200m /dev/zero | tail; sleep 3"
+    sleeper(bundle, f"{cgpath}/c1", args=("sh", "-c", script), memory={"limit": 16 << 20})
+    runtime("run", "-d", "--bundle", bundle.write(), "c1", check=True)
+    events = subprocess.run([OCI_RUNTIME, "--root", str(runtime.root), "events", "--interval", "1s", "c1"],
+                            capture_output=True, text=True, timeout=30)
+    assert events.returncode == 0, events.stderr
+    kinds = [json.loads(line)["type"] for line in events.stdout.splitlines()]
+    assert kinds.count("oom") == 1 and kinds[0] == "stats" and kinds.count("stats") >= 2
+
+
 def test_delete_removes_only_the_directories_it_created(runtime, bundle, cgpath):
     (CG / "memory" / cgpath.lstrip("/")).mkdir()  # a parent that exists before, in one hierarchy
     path = f"{cgpath}/c1"

@@ -274,3 +274,13 @@ def test_the_shared_default_parent_goes_with_the_last_container(tree):
     tree.unfile(b)
     b.destroy()
     assert not (tree.root / "memory" / "oci-runtime").exists()
+
+
+def test_oom_kills_are_read_from_memory_oom_control(tree):
+    """The fake memory.oom_control stands in for the kernel's: `events` compares the counter."""
+    d = tree.driver("/oci-runtime/c1")
+    tree.created(d)
+    (Path(d.paths["memory"]) / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n")
+    assert d.oom_kills() == 3
+    tree.unfile(d)
+    d.destroy()

@@ -337,3 +337,12 @@ def test_bad_rules_name_the_field(entry, field):
     """cgroup v2 controllers are not available on this cgroup-v1 host: rule validation only."""
     with pytest.raises(OCIError, match=rf"linux.resources.devices\[1\].{field}"):
         bpf.parse_rules([{"allow": False, "access": "rwm"}, entry])
+
+
+def test_oom_kills_are_read_from_memory_events(tree: Path):
+    """cgroup v2 controllers are not available on this cgroup-v1 host (fake tree): memory.events'
+    oom_kill counter is what `events` watches; no file (no memory controller) reads as 0."""
+    d = V2Driver("/oci-runtime/c1", str(tree))
+    assert d.oom_kills() == 0
+    (tree / "oci-runtime" / "c1" / "memory.events").write_text("low 0\nhigh 0\nmax 7\noom 2\noom_kill 2\n")
+    assert d.oom_kills() == 2

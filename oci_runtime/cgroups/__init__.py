@@ -26,6 +26,7 @@ is the resolved cgroup path, absolute within each hierarchy, and root the cgroup
     pids() -> list[int]           every process in the cgroup
     freeze(), thaw(), frozen() -> bool
     stats() -> dict               runc's `events --stats` "data" object
+    oom_kills() -> int            processes the OOM killer has killed in the cgroup so far
     destroy() -> None             remove the directories in `created` (deepest first; a parent
                                   only when empty), ignoring those already gone
     to_state() -> dict            what later commands need, saved in state.json ("cgroup")

@@ -350,6 +350,10 @@ class V1Driver:
 
     # --- stats ---------------------------------------------------------------------------------
 
+    def oom_kills(self) -> int:
+        """How many processes the kernel's OOM killer has killed in this cgroup (oom_kill)."""
+        return _kv(self.paths["memory"], "memory.oom_control").get("oom_kill", 0) if "memory" in self.paths else 0
+
     def stats(self) -> dict:
         """runc's `events --stats` data (types.Stats) for the controllers this host has."""
         out: dict = {}

@@ -406,6 +406,15 @@ class V2Driver:
         except (FileNotFoundError, ValueError):
             return None
 
+    def oom_kills(self) -> int:
+        """How many processes the kernel's OOM killer has killed in this cgroup (memory.events)."""
+        try:
+            lines = self._read("memory.events").splitlines()
+        except OSError:
+            return 0
+        counts = dict(line.split() for line in lines if line.count(" ") == 1)
+        return int(counts.get("oom_kill", 0))
+
     def stats(self) -> dict:
         """The cgroup's statistics shaped like the "data" of runc's `events --stats` (types.Stats),
         keeping Go's omitempty: zero values of optional fields are left out."""
