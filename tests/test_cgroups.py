@@ -228,6 +228,26 @@ def test_events_streams_stats_and_an_oom_event(runtime, bundle, cgpath):
     assert kinds.count("oom") == 1 and kinds[0] == "stats" and kinds.count("stats") >= 2
 
 
+def test_on_a_hybrid_host_the_container_also_gets_a_cgroup2_cgroup(runtime, bundle, cgpath):
+    """As runc 1.1: the container's processes are in <path> of the cgroup2 hierarchy too, which
+    its cgroup mount shows; delete removes that directory as well."""
+    unified = CG / "unified" / cgpath.lstrip("/") / "c1"
+    sleeper(bundle, f"{cgpath}/c1", args=("sh", "-c", "grep ^0:: /proc/self/cgroup; ls /sys/fs/cgroup/unified"))
+    bundle.config["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                                    "options": ["ro"]})
+    out = runtime("run", "--bundle", bundle.write(), "c1", check=True).stdout.split()
+    assert out[0] == f"0::{cgpath}/c1"
+    assert "cgroup.events" in out[1:], "the container sees its own (non-root) cgroup2 cgroup"
+    bundle.config["linux"]["cgroupsPath"] = f"{cgpath}/c2"
+    runtime("create", "--bundle", bundle.write(), "c2", check=True)
+    pid = runtime.state("c2")["pid"]
+    c2 = CG / "unified" / cgpath.lstrip("/") / "c2"
+    assert str(pid) in read(c2 / "cgroup.procs").split()
+    runtime("delete", "c2", check=True)
+    assert not c2.exists() and not unified.exists()
+    assert not (CG / "unified" / cgpath.lstrip("/")).exists()
+
+
 def test_delete_removes_only_the_directories_it_created(runtime, bundle, cgpath):
     (CG / "memory" / cgpath.lstrip("/")).mkdir()  # a parent that exists before, in one hierarchy
     path = f"{cgpath}/c1"

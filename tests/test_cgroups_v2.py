@@ -44,6 +44,8 @@ def driver():
     """A V2Driver for /oci-test-<random>/c on the real cgroup2 mount; at teardown every process
     left in it is killed and every directory it created removed (the test checks removal itself)."""
     parent = f"/oci-test-{uuid.uuid4().hex[:8]}"
+    root_control = Path(UNIFIED, "cgroup.subtree_control")
+    enabled_before = set(root_control.read_text().split())
     d = V2Driver(f"{parent}/c", UNIFIED)
     yield d
     top = os.path.join(UNIFIED, parent.lstrip("/"))
@@ -65,6 +67,10 @@ def driver():
             except OSError:
                 time.sleep(0.01)
     assert not os.path.exists(top), f"could not remove {top}"
+    # create() enables the available controllers in every ancestor, the host's root included:
+    # give the host back the root it had
+    for controller in set(root_control.read_text().split()) - enabled_before:
+        root_control.write_text(f"-{controller}")
 
 
 def spawn_in(d: V2Driver, *args: str, **kw) -> subprocess.Popen:

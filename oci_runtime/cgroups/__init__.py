@@ -35,6 +35,7 @@ load(saved) rebuilds a driver from to_state()'s dict.
 import os
 
 ROOT = "/sys/fs/cgroup"
+UNIFIED = "unified"  # the cgroup2 hierarchy of a hybrid host, among the v1 ones
 DEFAULT_PARENT = "/oci-runtime"
 
 
@@ -67,9 +68,13 @@ def mode(root: str = ROOT) -> str:
 
 
 def v1_hierarchies(root: str = ROOT) -> dict[str, tuple[str, str]]:
-    """Each v1 controller (and `name=` hierarchy) -> (mount point, mount root)."""
+    """Each v1 controller (and `name=` hierarchy) -> (mount point, mount root); on a hybrid host
+    also UNIFIED -> the cgroup2 mount, where the container gets a (controller-less) cgroup too, as
+    with runc."""
     out: dict[str, tuple[str, str]] = {}
     for mroot, mp, fs, opts in _mounts():
+        if fs == "cgroup2" and os.path.dirname(mp) == root:
+            out.setdefault(UNIFIED, (mp, mroot))
         if fs != "cgroup" or os.path.dirname(mp) != root:
             continue
         for opt in opts.split(","):
@@ -83,12 +88,12 @@ _V1_CONTROLLERS = {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "
 
 
 def own_cgroups(pid: str = "self") -> dict[str, str]:
-    """/proc/<pid>/cgroup as controller -> path; the cgroup2 entry is under ""."""
+    """/proc/<pid>/cgroup as controller -> path; the cgroup2 entry is under "" and UNIFIED."""
     out: dict[str, str] = {}
     with open(f"/proc/{pid}/cgroup") as f:
         for line in f:
             _, controllers, path = line.rstrip("\n").split(":", 2)
-            for c in controllers.split(",") if controllers else [""]:
+            for c in controllers.split(",") if controllers else ["", UNIFIED]:
                 out[c] = path
     return out
 
