@@ -30,12 +30,14 @@ class Flag:
 
 
 class Command:
-    def __init__(self, func, usage: str, help: str, flags: list[Flag], nargs: tuple[int, int | None]) -> None:
+    def __init__(self, func, usage: str, help: str, flags: list[Flag], nargs: tuple[int, int | None],
+                 sealed: bool = False) -> None:
         self.func = func
         self.usage = usage
         self.help = help
         self.flags = flags
         self.nargs = nargs
+        self.sealed = sealed  # runs from a sealed interpreter copy: it becomes a container's init
 
 
 GLOBAL_FLAGS = [
@@ -324,9 +326,9 @@ _CREATE_FLAGS = [
 
 COMMANDS: dict[str, Command] = {
     "create": Command(cmd_create, "create [command options] <container-id>", "create a container",
-                      _CREATE_FLAGS, (1, 1)),
+                      _CREATE_FLAGS, (1, 1), sealed=True),
     "run": Command(cmd_run, "run [command options] <container-id>", "create and run a container",
-                   _CREATE_FLAGS + [Flag("detach,d", "detach from the container's process")], (1, 1)),
+                   _CREATE_FLAGS + [Flag("detach,d", "detach from the container's process")], (1, 1), sealed=True),
     "start": Command(cmd_start, "start <container-id>", "executes the user defined process in a created container",
                      [], (1, 1)),
     "state": Command(cmd_state, "state <container-id>", "output the state of a container", [], (1, 1)),
@@ -435,6 +437,10 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(usage(name))
             return 0
         _check_nargs(name, c, args)
+        if c.sealed:
+            from .sealed import reexec_sealed
+
+            reexec_sealed()
         return c.func(g, opts, args)
     except StartError as e:
         log.error(f"{PROG} {name} failed: {e}")

@@ -364,9 +364,8 @@ def test_created_init_can_not_be_reached_from_another_container(runtime, bundle,
     the host's python (CVE-2019-5736). Container B joins A's pid namespace by path and looks at
     A's init (pid 1 there) with the SAME uid and capabilities as A's init (root, everything the
     host grants except CAP_SYS_PTRACE, which A's creator lacked too): the kernel's uid and
-    capability-subset checks pass, so only init being non-dumpable stops B. A process holding
-    CAP_SYS_PTRACE passes the dumpable check by design (ptrace_may_access), so it can't be the
-    attacker here. Control: after `start`, A's program (sleep, made dumpable again by execve) is
+    capability-subset checks pass, so only init being non-dumpable stops B. (A process holding
+    CAP_SYS_PTRACE passes the dumpable check by design: the next test shows what it reaches.) Control: after `start`, A's program (sleep, made dumpable again by execve) is
     reachable by the very same B, and B reaches its own dumpable processes all along."""
     interpreter = os.path.realpath(sys.executable)
     digest = hashlib.sha256(Path(interpreter).read_bytes()).hexdigest()
@@ -393,4 +392,31 @@ def test_created_init_can_not_be_reached_from_another_container(runtime, bundle,
     runtime("start", "a", check=True)
     started = run_ok(runtime, bundle, "readlink /proc/1/exe && echo exe:ok || echo exe:denied", "b2")
     assert started.split() == ["/bin/busybox", "exe:ok"], started
+    assert hashlib.sha256(Path(interpreter).read_bytes()).hexdigest() == digest
+
+
+def test_a_ptrace_capable_container_reaches_only_a_sealed_copy_of_the_interpreter(runtime, bundle, tmp_path):
+    """CAP_SYS_PTRACE passes the non-dumpable check, so `create` runs from a sealed memfd copy of
+    the interpreter (oci_runtime/sealed.py): container B, joined to A's pid namespace with every
+    capability the host grants, follows /proc/1/exe of A's created init to that copy, which it
+    can't write, and never to the host's interpreter file."""
+    interpreter = os.path.realpath(sys.executable)
+    digest = hashlib.sha256(Path(interpreter).read_bytes()).hexdigest()
+    every = sorted(HOST_BOUNDING)
+    set_caps(bundle, bounding=every, permitted=every, effective=every, inheritable=[])
+    bundle.config["process"]["args"] = ["sleep", "1000"]
+    runtime("create", "--bundle", bundle.write(), "a", check=True)
+    a_pid = runtime.state("a")["pid"]
+    assert os.readlink(f"/proc/{a_pid}/exe").startswith("/memfd:oci-runtime")
+    b = tmp_path / "b"
+    b.mkdir()
+    bundle.path = b
+    bundle.config["linux"]["namespaces"] = [{"type": "pid", "path": f"/proc/{a_pid}/ns/pid"},
+                                            {"type": "mount"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}]
+    probe = ("readlink /proc/1/exe; stat -L -c %i /proc/1/exe; "
+             "(echo x >> /proc/1/exe) 2>/dev/null && echo write:ok || echo write:denied")
+    out = run_ok(runtime, bundle, probe, "b1").splitlines()
+    assert out[0].startswith("/memfd:oci-runtime"), "B reaches A's init exe (it has CAP_SYS_PTRACE)"
+    assert int(out[1]) != os.stat(interpreter).st_ino
+    assert out[2] == "write:denied"
     assert hashlib.sha256(Path(interpreter).read_bytes()).hexdigest() == digest
