@@ -2,6 +2,7 @@
 resolved inside a temporary rootfs (the kernel is replaced by a recorder)."""
 import errno
 import os
+import stat
 from pathlib import Path
 from typing import NamedTuple
 
@@ -55,10 +56,20 @@ def test_masked_directory_gets_an_empty_read_only_tmpfs(calls: list[Call], root:
     assert calls == [Call("tmpfs", str(root / "proc/acpi"), "tmpfs", sc.MS_RDONLY, "size=0k")]
 
 
-def test_masked_file_gets_dev_null_bound_over_it(calls: list[Call], root: Path, rootfd: int) -> None:
-    """The host's /dev/null (not one from the rootfs) is the bind source."""
+def test_masked_file_gets_the_hosts_dev_null_when_the_rootfs_has_none(calls: list[Call], root: Path,
+                                                                      rootfd: int) -> None:
+    (root / "dev").mkdir()
+    (root / "dev" / "null").write_text("not a device")
     apply(rootfd, masked=("/proc/kcore",))
     assert calls == [Call("/dev/null", str(root / "proc/kcore"), None, sc.MS_BIND, None)]
+
+
+def test_masked_file_gets_the_containers_own_dev_null(calls: list[Call], root: Path, rootfd: int) -> None:
+    """As runc: the null device the devices applier made in the container is the bind source."""
+    (root / "dev").mkdir()
+    os.mknod(root / "dev" / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    apply(rootfd, masked=("/proc/kcore",))
+    assert calls == [Call(str(root / "dev" / "null"), str(root / "proc/kcore"), None, sc.MS_BIND, None)]
 
 
 def test_missing_masked_and_readonly_paths_are_skipped(calls: list[Call], root: Path, rootfd: int) -> None:

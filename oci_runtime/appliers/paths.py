@@ -35,10 +35,29 @@ def mask(rootfd: int, path: str) -> None:
     try:
         if stat.S_ISDIR(os.fstat(fd).st_mode):
             sc.mount("tmpfs", fs.fd_path(fd), "tmpfs", sc.MS_RDONLY, "size=0k")
-        else:
-            sc.mount("/dev/null", fs.fd_path(fd), None, sc.MS_BIND)
+            return
+        null = _container_null(rootfd)
+        try:
+            sc.mount(fs.fd_path(null) if null >= 0 else "/dev/null", fs.fd_path(fd), None, sc.MS_BIND)
+        finally:
+            if null >= 0:
+                os.close(null)
     finally:
         os.close(fd)
+
+
+def _container_null(rootfd: int) -> int:
+    """An O_PATH fd of the container's own /dev/null (runc binds that one), or -1 when the rootfs
+    has no real null device there (the host's is used then)."""
+    try:
+        fd = fs.open_in_root(rootfd, "/dev/null")
+    except OSError:
+        return -1
+    st = os.fstat(fd)
+    if stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3):
+        return fd
+    os.close(fd)
+    return -1
 
 
 def make_readonly(rootfd: int, path: str) -> None:
