@@ -18,10 +18,12 @@ PROG = "oci-runtime"
 
 
 class Flag:
-    def __init__(self, names: str, help: str, value: str | None = None, default: object = None) -> None:
+    def __init__(self, names: str, help: str, value: str | None = None, default: object = None,
+                 repeatable: bool = False) -> None:
         self.names = names.split(",")  # first is canonical
         self.help = help
         self.value = value  # None: a boolean flag; else the metavar
+        self.repeatable = repeatable  # a value flag given any number of times: its values, in order, as a list
         self.default = default if value is not None or default is not None else False
 
     @property
@@ -54,7 +56,7 @@ GLOBAL_FLAGS = [
 def parse_flags(flags: list[Flag], args: list[str], where: str) -> tuple[dict, list[str]]:
     """Parse leading flags like Go's flag package; returns (values, remaining args)."""
     by_name = {n: f for f in flags for n in f.names}
-    values = {f.key: f.default for f in flags}
+    values = {f.key: [] if f.repeatable else f.default for f in flags}
     i = 0
     while i < len(args):
         arg = args[i]
@@ -77,7 +79,10 @@ def parse_flags(flags: list[Flag], args: list[str], where: str) -> tuple[dict, l
                 if i == len(args):
                     raise UsageError(f"flag needs an argument: -{name}{where}")
                 value = args[i]
-            values[flag.key] = value
+            if flag.repeatable:
+                values[flag.key].append(value)
+            else:
+                values[flag.key] = value
         i += 1
     return values, args[i:]
 
@@ -314,6 +319,94 @@ def cmd_features(g: dict, o: dict, args: list[str]) -> int:
     return 0
 
 
+def cmd_exec(g: dict, o: dict, args: list[str]) -> int:
+    """runc's exec: the process from --process FILE, or the container's own process with the
+    command after the id and the flags' overrides."""
+    from . import operations
+
+    if o["process"]:
+        try:
+            with open(o["process"]) as f:
+                process = json.load(f)
+        except OSError as e:
+            raise OCIError(f"--process: {e.strerror}: {o['process']}") from None
+        except ValueError as e:
+            raise OCIError(f"--process: {o['process']}: invalid JSON: {e}") from None
+        if not isinstance(process, dict):
+            raise OCIError(f"--process: {o['process']}: expected a JSON object (an OCI process)")
+    else:
+        if len(args) < 2:
+            raise UsageError(f'{PROG}: "exec" requires a minimum of 2 argument(s)')
+        process = _exec_process_from_flags(g["root"], args[0], args[1:], o)
+    return operations.exec_process(g["root"], args[0], process, detach=o["detach"], pid_file=o["pid_file"] or None,
+                                   console_socket=o["console_socket"] or None,
+                                   preserve_fds=_int_flag(o["preserve_fds"], "preserve-fds"))
+
+
+def _exec_process_from_flags(root: str, container_id: str, command: list[str], o: dict) -> dict:
+    """The container's process object (from its saved config) with runc exec's overrides."""
+    from . import state as st
+
+    c = st.open_container(root, container_id)
+    try:
+        process = dict(c.load_config().get("process") or {})
+    finally:
+        c.close()
+    process["args"] = command
+    process["terminal"] = o["tty"]
+    process.pop("consoleSize", None)
+    process["env"] = list(process.get("env") or []) + o["env"]
+    if o["cwd"]:
+        process["cwd"] = o["cwd"]
+    process.setdefault("cwd", "/")
+    user = dict(process.get("user") or {"uid": 0, "gid": 0})
+    if o["user"]:
+        uid, _, gid = o["user"].partition(":")
+        try:
+            user["uid"] = int(uid)
+            user["gid"] = int(gid) if gid else user.get("gid", 0)
+        except ValueError:
+            raise UsageError(f'--user: "{o["user"]}": expected a numeric uid[:gid]') from None
+        user.pop("username", None)
+    if o["additional_gids"]:
+        try:
+            gids = [int(g) for g in o["additional_gids"]]
+        except ValueError:
+            raise UsageError(f"--additional-gids: expected numeric gids, got {o['additional_gids']}") from None
+        user["additionalGids"] = list(user.get("additionalGids") or []) + gids
+    process["user"] = user
+    if o["cap"]:
+        caps = dict(process.get("capabilities") or {})
+        for key in ("bounding", "effective", "permitted"):
+            caps[key] = list(caps.get(key) or []) + [c for c in o["cap"] if c not in (caps.get(key) or [])]
+        process["capabilities"] = caps
+    if o["no_new_privs"]:
+        process["noNewPrivileges"] = True
+    if o["apparmor"]:
+        process["apparmorProfile"] = o["apparmor"]
+    if o["process_label"]:
+        process["selinuxLabel"] = o["process_label"]
+    return process
+
+
+_EXEC_FLAGS = [
+    Flag("console-socket", "path to an AF_UNIX socket which will receive the console's pseudoterminal master",
+         "PATH", ""),
+    Flag("cwd", "current working directory in the container", "PATH", ""),
+    Flag("env,e", "set environment variables (repeatable)", "VAR=VALUE", repeatable=True),
+    Flag("tty,t", "allocate a pseudo-TTY"),
+    Flag("user,u", "UID (format: <uid>[:<gid>])", "UID[:GID]", ""),
+    Flag("additional-gids,g", "additional gids (repeatable)", "GID", repeatable=True),
+    Flag("process,p", "path to the process.json", "FILE", ""),
+    Flag("detach,d", "detach from the container's process"),
+    Flag("pid-file", "specify the file to write the process id to", "PATH", ""),
+    Flag("process-label", "set the asm process label for the process commonly used with selinux", "LABEL", ""),
+    Flag("apparmor", "set the apparmor profile for the process", "PROFILE", ""),
+    Flag("no-new-privs", "set the no new privileges value for the process"),
+    Flag("cap,c", "add a capability to the bounding set for the process (repeatable)", "CAP", repeatable=True),
+    Flag("preserve-fds", "pass N additional file descriptors to the container", "N", "0"),
+]
+
 _CREATE_FLAGS = [
     Flag("bundle,b", "path to the root of the bundle directory, defaults to the current directory", "PATH", "."),
     Flag("console-socket", "path to an AF_UNIX socket which will receive the console's pseudoterminal master",
@@ -331,6 +424,8 @@ COMMANDS: dict[str, Command] = {
                    _CREATE_FLAGS + [Flag("detach,d", "detach from the container's process")], (1, 1), sealed=True),
     "start": Command(cmd_start, "start <container-id>", "executes the user defined process in a created container",
                      [], (1, 1)),
+    "exec": Command(cmd_exec, "exec [command options] <container-id> <command> [command options]",
+                    "execute new process inside the container", _EXEC_FLAGS, (1, None), sealed=True),
     "state": Command(cmd_state, "state <container-id>", "output the state of a container", [], (1, 1)),
     "kill": Command(cmd_kill, "kill [command options] <container-id> [signal]",
                     "kill sends the specified signal (default: SIGTERM) to the container's init process",

@@ -487,3 +487,91 @@ def stats(root: str, container_id: str) -> dict:
         return {"type": "stats", "id": container_id, "data": _cgroup(c).stats()}
     finally:
         c.close()
+
+
+# --- exec --------------------------------------------------------------------------------------
+
+_EXEC_ERRORS = {
+    "paused": "cannot exec in a paused container",
+    "stopped": "cannot exec in a stopped container",
+    "creating": "cannot exec in a container that is still being created",
+}
+
+
+def exec_process(root: str, container_id: str, process_obj: dict, detach: bool = False,
+                 pid_file: str | None = None, console_socket: str | None = None, preserve_fds: int = 0) -> int:
+    """runc's exec: run `process_obj` (an OCI process object) in the container's namespaces and
+    cgroup, with the container's config otherwise. Detached: returns 0 once it runs (its pid in
+    pid_file); else waits and returns its exit status (128 + signal if killed)."""
+    from . import cgroups, model, processes, validate
+    from .appliers import capabilities, lsm, rlimits, scheduler, iopriority, seccomp, terminal
+
+    c = st.open_container(root, container_id)
+    console = None
+    ns_fds: list[tuple[str, int]] = []
+    try:
+        status = c.status()
+        if status not in ("created", "running"):
+            raise InvalidState(_EXEC_ERRORS.get(status, f"cannot exec in a {status} container"))
+        config = c.load_config()
+        config["process"] = process_obj
+        try:  # the rest of the config was validated by create: a problem is the process's
+            validate.validate_config(config)
+        except OCIError as e:
+            raise OCIError(str(e).removeprefix("config.json: ")) from None
+        spec = model.load_spec(config, c.data["bundle"])
+        for section in (seccomp, rlimits, scheduler, iopriority, lsm, capabilities):
+            section.check(spec)
+        terminal.check(spec.process.terminal, console_socket, detach)
+        try:
+            ns_fds = processes.open_namespaces(spec, c.pid)
+        except OCIError:
+            if st.proc_start_time(c.pid) != c.data["init_start_time"]:
+                raise InvalidState(_EXEC_ERRORS["stopped"]) from None
+            raise
+        # the fds are the init's namespaces only if it is still the container's init
+        if st.proc_start_time(c.pid) != c.data["init_start_time"]:
+            raise InvalidState(_EXEC_ERRORS["stopped"])
+        cgroup = cgroups.load(c.data["cgroup"]) if c.data.get("cgroup") else None
+        opts = processes.ExecOptions(ns_fds, cgroup, preserve_fds, (c.dirfd,))
+        if spec.process.terminal:
+            console = terminal.ConsoleSocket(console_socket)
+            opts.console, opts.parent_fds = console.init_fd, (*opts.parent_fds, *console.parent_fds)
+        pid = processes.spawn_exec(spec, opts)
+        try:
+            master = console.receive() if console and console.receiver else None
+        except BaseException:
+            _kill_wait(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise
+    finally:
+        for _, fd in ns_fds:
+            os.close(fd)
+        if console:
+            console.close_init_fd()
+        c.close()
+    if pid_file:
+        try:
+            write_pid_file(pid_file, pid)
+        except BaseException:
+            _kill_wait(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise
+    if detach:
+        return 0
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(s, lambda signum, _frame: _forward(pid, signum))
+    try:
+        if master is not None:
+            status = terminal.proxy(master, pid)
+        else:
+            while True:
+                try:
+                    _, status = os.waitpid(pid, 0)
+                    break
+                except InterruptedError:
+                    continue
+    finally:
+        if console:
+            console.close()
+    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)

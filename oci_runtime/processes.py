@@ -24,6 +24,7 @@ from typing import Callable, NoReturn
 import prctl
 
 from . import fs, hooks
+from . import syscalls as sc
 from .appliers import devices, hostname, keyring, mounts, namespaces, network, paths, process, rootfs, sysctl, terminal
 from .appliers import seccomp
 from .errors import HookError, OCIError, StartError, describe
@@ -254,4 +255,123 @@ def _init(spec: Spec, opts: Options, report: int, control: int) -> None:
     if pty is not None:
         terminal.attach(pty, spec.process.user.uid)
     seccomp.apply(spec, late=False)  # without noNewPrivileges: while still privileged, as runc
+    process.execute(spec, prepared, opts.preserve_fds)
+
+
+# --- exec: a new process in a running (or created) container --------------------------------
+
+NS_FILES = {"user": "user", "cgroup": "cgroup", "ipc": "ipc", "mount": "mnt", "network": "net", "pid": "pid",
+            "time": "time", "uts": "uts"}
+
+
+class ExecOptions:
+    """What `exec` needs beyond the process: the init's namespaces, the cgroup, the fds."""
+
+    def __init__(self, ns_fds: list[tuple[str, int]], cgroup=None, preserve_fds: int = 0,
+                 parent_fds: tuple[int, ...] = (), console: int | None = None) -> None:
+        self.ns_fds = ns_fds  # (namespace type, fd of /proc/<init>/ns/<x>), user first
+        self.cgroup = cgroup
+        self.preserve_fds = preserve_fds
+        self.parent_fds = parent_fds
+        self.console = console
+
+
+def open_namespaces(spec: Spec, init_pid: int) -> list[tuple[str, int]]:
+    """fds of the init's namespaces the container has (user first); the caller checks afterwards
+    that init_pid is still the container's init (no pid reuse)."""
+    fds: list[tuple[str, int]] = []
+    types = sorted({ns.type for ns in spec.linux.namespaces}, key=lambda t: t != "user")
+    try:
+        for ns_type in types:
+            path = f"/proc/{init_pid}/ns/{NS_FILES[ns_type]}"
+            try:
+                fds.append((ns_type, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
+            except OSError as e:
+                raise OCIError(f"opening the container's {ns_type} namespace: {describe(e)}") from None
+    except BaseException:
+        for _, fd in fds:
+            os.close(fd)
+        raise
+    return fds
+
+
+def spawn_exec(spec: Spec, opts: ExecOptions) -> int:
+    """Start spec.process inside the container: parent -> intermediate (joins the cgroup and the
+    init's namespaces, forks: a pid namespace applies to children) -> the process. Returns its
+    pid once it has exec'd (the report pipe is close-on-exec) or raises StartError. We are a
+    child subreaper, so the process is our child now and the caller's once we exit."""
+    prctl.set_child_subreaper(True)
+    floor = 3 + opts.preserve_fds
+    r, w, control_r, control_w = (_above(fd, floor) for fd in (*os.pipe(), *os.pipe()))
+    intermediate = os.fork()
+    if intermediate == 0:
+        for fd in (r, control_w, *opts.parent_fds):
+            os.close(fd)
+        _child(w, lambda: _exec_intermediate(spec, opts, w, control_r))
+    os.close(w)
+    os.close(control_r)
+    try:
+        if opts.cgroup is not None:
+            opts.cgroup.add(intermediate)
+        _send(control_w, MSG_CONTINUE)
+    except BaseException:
+        os.kill(intermediate, signal.SIGKILL)
+        os.waitpid(intermediate, 0)
+        os.close(r)
+        os.close(control_w)
+        raise
+    pid = 0
+    failure: OCIError | None = None
+    try:
+        with os.fdopen(r, "rb") as pipe:
+            for line in pipe:  # to EOF: the process closes its end when it execs (or dies)
+                msg = json.loads(line)
+                if msg["type"] == MSG_INIT_PID:
+                    pid = msg["pid"]
+                elif msg["type"] == MSG_ERROR:
+                    failure = failure or StartError(f"unable to start container process: {msg['msg']}")
+        if failure is None and not pid:
+            failure = StartError("unable to start container process: the process exited before reporting")
+        if failure is not None:
+            raise failure
+    except BaseException:
+        os.waitpid(intermediate, 0)
+        if pid:  # re-parented to us (the subreaper)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+        raise
+    finally:
+        os.close(control_w)
+    os.waitpid(intermediate, 0)
+    return pid
+
+
+def _exec_intermediate(spec: Spec, opts: ExecOptions, report: int, control: int) -> None:
+    _await(control, MSG_CONTINUE)  # in the container's cgroup now
+    for ns_type, fd in opts.ns_fds:
+        try:
+            sc.setns(fd, namespaces.FLAGS[ns_type])
+        except OSError as e:
+            raise OCIError(f"joining the container's {ns_type} namespace: {describe(e)}") from None
+        os.close(fd)
+        if ns_type == "user":
+            namespaces.become_root()
+    # setns(mount) made the namespace's root (the container's rootfs) our root and cwd
+    pid = os.fork()
+    if pid == 0:
+        _child(report, lambda: _exec_process(spec, opts, report))
+    _send(report, MSG_INIT_PID, pid=pid)
+
+
+def _exec_process(spec: Spec, opts: ExecOptions, report: int) -> None:
+    prctl.set_dumpable(False)  # as init: no container process may reach our fds or exe until exec
+    os.setsid()
+    pty = terminal.setup(spec.process, opts.console, False) if opts.console is not None else None
+    prepared = process.prepare(spec)  # cwd and program resolved inside the container
+    if pty is not None:
+        terminal.attach(pty, spec.process.user.uid)
+    seccomp.apply(spec, late=False)
     process.execute(spec, prepared, opts.preserve_fds)
