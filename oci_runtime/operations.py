@@ -372,21 +372,28 @@ def run(root: str, container_id: str, bundle: str, detach: bool = False, **creat
         raise
     if detach:
         return 0
+    try:
+        return wait_foreground(pid, master)
+    finally:
+        delete(root, container_id, force=True)
+
+
+def wait_foreground(pid: int, master: int | None) -> int:
+    """Wait for our child pid, forwarding signals to it (and proxying the caller's terminal to
+    its pty master, if any); its exit status as runc returns it (128 + signal if killed)."""
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(s, lambda signum, _frame: _forward(pid, signum))
-    try:
-        if master is not None:
-            from .appliers import terminal
+    if master is not None:
+        from .appliers import terminal
 
-            status = terminal.proxy(master, pid)
-        while master is None:
+        status = terminal.proxy(master, pid)
+    else:
+        while True:
             try:
                 _, status = os.waitpid(pid, 0)
                 break
             except InterruptedError:
                 continue
-    finally:
-        delete(root, container_id, force=True)
     return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
@@ -559,19 +566,8 @@ def exec_process(root: str, container_id: str, process_obj: dict, detach: bool =
             raise
     if detach:
         return 0
-    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(s, lambda signum, _frame: _forward(pid, signum))
     try:
-        if master is not None:
-            status = terminal.proxy(master, pid)
-        else:
-            while True:
-                try:
-                    _, status = os.waitpid(pid, 0)
-                    break
-                except InterruptedError:
-                    continue
+        return wait_foreground(pid, master)
     finally:
         if console:
             console.close()
-    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)

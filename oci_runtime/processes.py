@@ -103,8 +103,10 @@ def _fail(report: int, msg: str, hook: bool = False) -> None:
         os.write(2, f"oci-runtime: {msg}\n".encode())
 
 
-def spawn_init(spec: Spec, opts: Options) -> int:
-    """Create the container's init process; returns its pid once it is READY."""
+def _fork_intermediate(opts: "Options | ExecOptions", body: Callable[[int, int], None]) -> tuple[int, int, int]:
+    """As a child subreaper, fork the intermediate running body(report, control), put it in the
+    container's cgroup before it does anything (its children inherit the cgroup) and let it go.
+    Returns (its pid, our end of its report pipe, our end of its control pipe)."""
     prctl.set_child_subreaper(True)
     floor = 3 + opts.preserve_fds
     r, w, control_r, control_w = (_above(fd, floor) for fd in (*os.pipe(), *os.pipe()))
@@ -112,10 +114,10 @@ def spawn_init(spec: Spec, opts: Options) -> int:
     if intermediate == 0:
         for fd in (r, control_w, *opts.parent_fds):
             os.close(fd)
-        _child(w, lambda: _intermediate(spec, opts, w, control_r))
+        _child(w, lambda: body(w, control_r))
     os.close(w)
     os.close(control_r)
-    try:  # into the cgroup before the intermediate does anything: init and its children inherit it
+    try:
         if opts.cgroup is not None:
             opts.cgroup.add(intermediate)
         _send(control_w, MSG_CONTINUE)
@@ -125,6 +127,12 @@ def spawn_init(spec: Spec, opts: Options) -> int:
         os.close(r)
         os.close(control_w)
         raise
+    return intermediate, r, control_w
+
+
+def spawn_init(spec: Spec, opts: Options) -> int:
+    """Create the container's init process; returns its pid once it is READY."""
+    intermediate, r, control_w = _fork_intermediate(opts, lambda w, control_r: _intermediate(spec, opts, w, control_r))
     init_pid = 0
     hooks_due = ready = False
     failure: OCIError | None = None
@@ -300,26 +308,8 @@ def spawn_exec(spec: Spec, opts: ExecOptions) -> int:
     init's namespaces, forks: a pid namespace applies to children) -> the process. Returns its
     pid once it has exec'd (the report pipe is close-on-exec) or raises StartError. We are a
     child subreaper, so the process is our child now and the caller's once we exit."""
-    prctl.set_child_subreaper(True)
-    floor = 3 + opts.preserve_fds
-    r, w, control_r, control_w = (_above(fd, floor) for fd in (*os.pipe(), *os.pipe()))
-    intermediate = os.fork()
-    if intermediate == 0:
-        for fd in (r, control_w, *opts.parent_fds):
-            os.close(fd)
-        _child(w, lambda: _exec_intermediate(spec, opts, w, control_r))
-    os.close(w)
-    os.close(control_r)
-    try:
-        if opts.cgroup is not None:
-            opts.cgroup.add(intermediate)
-        _send(control_w, MSG_CONTINUE)
-    except BaseException:
-        os.kill(intermediate, signal.SIGKILL)
-        os.waitpid(intermediate, 0)
-        os.close(r)
-        os.close(control_w)
-        raise
+    intermediate, r, control_w = _fork_intermediate(opts, lambda w, control_r: _exec_intermediate(spec, opts, w,
+                                                                                                 control_r))
     pid = 0
     failure: OCIError | None = None
     try:
