@@ -284,9 +284,13 @@ class ExecOptions:
         self.console = console
 
 
+ROOT_DIR = "root"  # in ExecOptions.ns_fds: the init's root directory, for containers without a mount namespace
+
+
 def open_namespaces(spec: Spec, init_pid: int) -> list[tuple[str, int]]:
     """fds of the init's namespaces the container has (user first); the caller checks afterwards
-    that init_pid is still the container's init (no pid reuse)."""
+    that init_pid is still the container's init (no pid reuse). Without a mount namespace, the
+    init's root directory comes last, as ROOT_DIR: the new process chroots into it."""
     fds: list[tuple[str, int]] = []
     types = sorted({ns.type for ns in spec.linux.namespaces}, key=lambda t: t != "user")
     try:
@@ -296,6 +300,11 @@ def open_namespaces(spec: Spec, init_pid: int) -> list[tuple[str, int]]:
                 fds.append((ns_type, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
             except OSError as e:
                 raise OCIError(f"opening the container's {ns_type} namespace: {describe(e)}") from None
+        if "mount" not in types:
+            try:
+                fds.append((ROOT_DIR, os.open(f"/proc/{init_pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)))
+            except OSError as e:
+                raise OCIError(f"opening the container's root directory: {describe(e)}") from None
     except BaseException:
         for _, fd in fds:
             os.close(fd)
@@ -342,6 +351,11 @@ def spawn_exec(spec: Spec, opts: ExecOptions) -> int:
 def _exec_intermediate(spec: Spec, opts: ExecOptions, report: int, control: int) -> None:
     _await(control, MSG_CONTINUE)  # in the container's cgroup now
     for ns_type, fd in opts.ns_fds:
+        if ns_type == ROOT_DIR:  # no mount namespace: the container's root is the init's chroot
+            os.fchdir(fd)
+            os.chroot(".")
+            os.close(fd)
+            continue
         try:
             sc.setns(fd, namespaces.FLAGS[ns_type])
         except OSError as e:

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from conftest import OCI_RUNTIME, error_message
 from test_lifecycle import wait_status
@@ -295,3 +296,21 @@ def test_exec_invalid_process_file_names_the_field(runtime, bundle, tmp_path):
     proc = runtime("exec", "--process", str(path), "e1")
     assert proc.returncode == 1
     assert error_message(proc.stderr) == 'process.cwd: "relative" is not an absolute path (starting with /)'
+
+
+def test_exec_into_a_container_without_a_mount_namespace_is_chrooted_into_its_root(runtime, bundle):
+    """With no mount namespace to join, the process takes the init's root (a chroot), never the
+    host's: it sees the rootfs, not the host's files. No mounts in the config: none may land in
+    the host's mount table."""
+    rootfs = Path(bundle.config["root"]["path"])
+    (rootfs / "marker").write_text("inside\n")
+    bundle.config["linux"]["namespaces"] = [{"type": t} for t in ("pid", "uts", "ipc", "network")]
+    bundle.config["mounts"] = []
+    bundle.config["linux"]["maskedPaths"] = []
+    bundle.config["linux"]["readonlyPaths"] = []
+    bundle.config["root"]["readonly"] = False
+    bundle.config["process"]["args"] = ["sleep", "1000"]
+    runtime("run", "-d", "--bundle", bundle.write(), "nomnt", check=True)
+    proc = runtime("exec", "nomnt", "sh", "-c", "cat /marker; test -e /work && echo host-visible || echo host-hidden")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["inside", "host-hidden"]
