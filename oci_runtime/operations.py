@@ -346,6 +346,7 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
         c = st.open_container(root, container_id, lock=True)
     except ContainerNotFound:
         if force:
+            st.remove_abandoned(root, container_id)
             return
         raise
     try:

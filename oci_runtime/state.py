@@ -210,3 +210,23 @@ def new_container(root: str, container_id: str, data: dict, config: dict) -> Con
         os.close(dirfd)
         raise
     return c
+
+
+def remove_abandoned(root: str, container_id: str) -> None:
+    """Remove the hidden directories of creates of this id whose `create` process died before
+    renaming them into place (a create killed at that step): they name no container."""
+    prefix = f".{container_id}.creating."
+    for name in list_hidden(root, prefix):
+        pid = name[len(prefix):]
+        if pid.isdigit() and proc_start_time(int(pid)) is None:
+            path = os.path.join(root, name)
+            for entry in os.listdir(path):
+                os.unlink(os.path.join(path, entry))
+            os.rmdir(path)
+
+
+def list_hidden(root: str, prefix: str) -> list[str]:
+    try:
+        return [n for n in os.listdir(root) if n.startswith(prefix)]
+    except FileNotFoundError:
+        return []

@@ -276,3 +276,24 @@ def test_version_and_help(runtime):
     assert "create" in runtime("--help", check=True).stdout
     assert "--pid-file" in runtime("create", "--help", check=True).stdout
     assert runtime("checkpoint", "--help").returncode != 0, "podman probes checkpoint support this way"
+
+
+def test_delete_force_removes_what_a_killed_create_left_half_made(runtime, bundle):
+    """A create killed before renaming its directory into place leaves `.<id>.creating.<pid>`:
+    `delete --force <id>` removes it once that pid is gone, and leaves a live create's alone."""
+    import subprocess
+
+    runtime.root.mkdir(parents=True, exist_ok=True)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    abandoned = runtime.root / f".c1.creating.{dead.pid}"
+    abandoned.mkdir()
+    (abandoned / "state.json").write_text("{}")
+    alive = runtime.root / f".c1.creating.{os.getpid()}"
+    alive.mkdir()
+    try:
+        assert runtime("delete", "--force", "c1").returncode == 0
+        assert not abandoned.exists()
+        assert alive.exists()
+    finally:
+        alive.rmdir()
