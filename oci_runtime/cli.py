@@ -97,6 +97,24 @@ def _int_flag(value: str, name: str) -> int:
     return n
 
 
+def _json_object_arg(flag: str, path: str, what: str) -> dict:
+    """The JSON object in the file a flag names (`-`: stdin), or a one-line error naming the flag."""
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path) as f:
+                text = f.read()
+        value = json.loads(text)
+    except OSError as e:
+        raise OCIError(f"--{flag}: {e.strerror}: {path}") from None
+    except ValueError as e:
+        raise OCIError(f"--{flag}: {path}: invalid JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise OCIError(f"--{flag}: {path}: expected a JSON object ({what})")
+    return value
+
+
 def _check_systemd(g: dict) -> None:
     if g["systemd_cgroup"] and not os.path.isdir("/run/systemd/system"):
         raise OCIError("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system)")
@@ -245,15 +263,7 @@ def cmd_update(g: dict, o: dict, args: list[str]) -> int:
     from . import operations
 
     if o["resources"]:
-        try:
-            text = sys.stdin.read() if o["resources"] == "-" else open(o["resources"]).read()
-            resources = json.loads(text)
-        except OSError as e:
-            raise OCIError(f"--resources: {e.strerror}: {o['resources']}") from None
-        except ValueError as e:
-            raise OCIError(f"--resources: invalid JSON: {e}") from None
-        if not isinstance(resources, dict):
-            raise OCIError("--resources: expected a JSON object (LinuxResources)")
+        resources = _json_object_arg("resources", o["resources"], "LinuxResources")
     else:
         if o["l3_cache_schema"] or o["mem_bw_schema"]:
             raise OCIError("--l3-cache-schema/--mem-bw-schema: Intel RDT is not supported by this runtime")
@@ -325,15 +335,7 @@ def cmd_exec(g: dict, o: dict, args: list[str]) -> int:
     from . import operations
 
     if o["process"]:
-        try:
-            with open(o["process"]) as f:
-                process = json.load(f)
-        except OSError as e:
-            raise OCIError(f"--process: {e.strerror}: {o['process']}") from None
-        except ValueError as e:
-            raise OCIError(f"--process: {o['process']}: invalid JSON: {e}") from None
-        if not isinstance(process, dict):
-            raise OCIError(f"--process: {o['process']}: expected a JSON object (an OCI process)")
+        process = _json_object_arg("process", o["process"], "an OCI process")
     else:
         if len(args) < 2:
             raise UsageError(f'{PROG}: "exec" requires a minimum of 2 argument(s)')

@@ -1,8 +1,6 @@
 """`oci-runtime features` (features.md, features-linux.md): what this build really supports,
 derived from the appliers' own tables so it can't drift from the code."""
-from .appliers import mounts, namespaces
-from .appliers import seccomp
-from .appliers import capabilities
+from .appliers import capabilities, mounts, namespaces, seccomp
 from .state import OCI_VERSION
 
 

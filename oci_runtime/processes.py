@@ -25,8 +25,20 @@ import prctl
 
 from . import fs, hooks
 from . import syscalls as sc
-from .appliers import devices, hostname, keyring, mounts, namespaces, network, paths, process, rootfs, sysctl, terminal
-from .appliers import seccomp
+from .appliers import (
+    devices,
+    hostname,
+    keyring,
+    mounts,
+    namespaces,
+    network,
+    paths,
+    process,
+    rootfs,
+    seccomp,
+    sysctl,
+    terminal,
+)
 from .errors import HookError, OCIError, StartError, describe
 from .model import Spec
 
@@ -164,15 +176,24 @@ def spawn_init(spec: Spec, opts: Options) -> int:
             else:
                 raise failure or StartError("unable to start container process: init exited before reporting")
     except BaseException:
-        os.waitpid(intermediate, 0)
-        if init_pid:  # re-parented to us (the subreaper) now that the intermediate is gone
-            os.kill(init_pid, signal.SIGKILL)
-            os.waitpid(init_pid, 0)
+        _reap_after_failure(intermediate, init_pid)
         raise
     finally:
         os.close(control_w)
     os.waitpid(intermediate, 0)
     return init_pid
+
+
+def _reap_after_failure(intermediate: int, pid: int) -> None:
+    """A start that failed: reap the intermediate, then kill and reap the process it forked (if
+    it said which), re-parented to us, the subreaper, once the intermediate is gone."""
+    os.waitpid(intermediate, 0)
+    if pid:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
 
 
 def _open_exec_fifo(fifo_path_fd: int, host_proc: int) -> int:
@@ -334,13 +355,7 @@ def spawn_exec(spec: Spec, opts: ExecOptions) -> int:
         if failure is not None:
             raise failure
     except BaseException:
-        os.waitpid(intermediate, 0)
-        if pid:  # re-parented to us (the subreaper)
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            os.waitpid(pid, 0)
+        _reap_after_failure(intermediate, pid)
         raise
     finally:
         os.close(control_w)

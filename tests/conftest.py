@@ -4,6 +4,7 @@ Integration tests run real containers (as root) from the rootfs that `make rootf
 bundles/busybox/rootfs; each test gets its own --root and bundle directory and must leave nothing
 behind (the `runtime` fixture checks that at teardown).
 """
+import io
 import json
 import os
 import subprocess
@@ -147,3 +148,16 @@ def restore_log():
     if log._fd != saved[0]:
         os.close(log._fd)
     log._fd, log._json, log._min_level = saved
+
+
+class Written(io.StringIO):
+    """A file opened for writing that records, on close, what was written in `files[path]`:
+    what unit tests substitute for open() to see what an applier writes to /proc."""
+
+    def __init__(self, path: str, files: dict[str, str]) -> None:
+        super().__init__()
+        self.path, self.files = path, files
+
+    def close(self) -> None:
+        self.files[self.path] = self.getvalue()
+        super().close()

@@ -1,8 +1,8 @@
 """Unit tests of appliers/lsm.py: runc's behaviour without the LSM (error for a profile or process
 label, mount label ignored), and the /proc/self/attr writes when it is enabled (recorded)."""
-import io
 
 import pytest
+from conftest import Written
 
 from oci_runtime.appliers import lsm
 from oci_runtime.errors import OCIError
@@ -44,14 +44,6 @@ def test_enabled_check_matches_this_host() -> None:
     assert lsm.apparmor_enabled() is False and lsm.selinux_enabled() is False
 
 
-class Written(io.StringIO):
-    def __init__(self, path: str, files: dict[str, str]) -> None:
-        super().__init__()
-        self.path, self.files = path, files
-
-    def close(self) -> None:
-        self.files[self.path] = self.getvalue()
-        super().close()
 
 
 @pytest.mark.parametrize("has_apparmor_dir, path", [(True, "/proc/self/attr/apparmor/exec"), (False, "/proc/self/attr/exec")])

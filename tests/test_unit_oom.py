@@ -1,22 +1,12 @@
 """Unit tests of appliers/oom.py: the value is written to /proc/self/oom_score_adj only when set
 (the module's `open` is replaced); a refusal names the field."""
-import io
 
 import pytest
+from conftest import Written
 
 from oci_runtime.appliers import oom
 from oci_runtime.errors import OCIError
 from oci_runtime.model import Process
-
-
-class Written(io.StringIO):
-    def __init__(self, path: str, files: dict[str, str]) -> None:
-        super().__init__()
-        self.path, self.files = path, files
-
-    def close(self) -> None:
-        self.files[self.path] = self.getvalue()
-        super().close()
 
 
 @pytest.fixture

@@ -9,19 +9,7 @@ import pytest
 from oci_runtime.appliers import sysctl
 from oci_runtime.errors import OCIError
 from oci_runtime.model import Linux, Spec
-
-
-class Written(io.StringIO):
-    """A file that remembers what was written once closed."""
-
-    def __init__(self, path: str, files: dict[str, str]) -> None:
-        super().__init__()
-        self.path = path
-        self.files = files
-
-    def close(self) -> None:
-        self.files[self.path] = self.getvalue()
-        super().close()
+from conftest import Written
 
 
 @pytest.fixture
