@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 BUNDLE := bundles/busybox
 APT    := build-essential python3-dev python3-venv libcap-dev libseccomp-dev busybox-static runc \
-          golang-github-opencontainers-specs-dev
+          golang-github-opencontainers-specs-dev podman conmon containerd
 
 .PHONY: demo test setup deps install rootfs bench
 
@@ -21,7 +21,7 @@ setup: deps install rootfs
 deps:
 	@missing=$$(for p in $(APT); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
 install:

@@ -514,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     g: dict = {"debug": False}
     name = None
+    prefix, status = "", 1  # runc: once exec's arguments are good, every failure is "exec failed: ...", 255
     try:
         g, rest = parse_flags(GLOBAL_FLAGS, argv, "")
         if g["log_format"] not in ("text", "json"):
@@ -534,21 +535,23 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(usage(name))
             return 0
         _check_nargs(name, c, args)
+        if name == "exec":
+            prefix, status = "exec failed: ", 255
         if c.sealed:
             from .sealed import reexec_sealed
 
             reexec_sealed()
         return c.func(g, opts, args)
     except StartError as e:
-        log.error(f"{PROG} {name} failed: {e}")
+        log.error(prefix + str(e) if prefix else f"{PROG} {name} failed: {e}")
     except OCIError as e:
-        log.error(str(e))
+        log.error(prefix + str(e))
     except KeyboardInterrupt:
-        log.error("interrupted")
+        log.error(prefix + "interrupted")
     except Exception as e:  # a bug of ours: one line, the traceback only with --debug
         if g.get("debug"):
             import traceback
 
             traceback.print_exc()
-        log.error(f"internal error: {type(e).__name__}: {e}")
-    return 1
+        log.error(f"{prefix}internal error: {type(e).__name__}: {e}")
+    return status

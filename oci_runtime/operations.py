@@ -57,6 +57,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
         "rootfs": spec.root.path,
         "created": st.now_rfc3339nano(),
         "annotations": spec.annotations,
+        "no_new_keyring": no_new_keyring,  # exec joins the container's session keyring unless set
         # what start and delete need from the config, without reading the model
         "hooks": {k: v for k, v in config.get("hooks", {}).items() if k in ("poststart", "poststop")},
     }
@@ -542,6 +543,7 @@ def exec_process(root: str, container_id: str, process_obj: dict, detach: bool =
             raise InvalidState(_EXEC_ERRORS["stopped"])
         cgroup = cgroups.load(c.data["cgroup"]) if c.data.get("cgroup") else None
         opts = processes.ExecOptions(ns_fds, cgroup, preserve_fds, (c.dirfd,))
+        opts.keyring = None if c.data.get("no_new_keyring") else container_id
         if spec.process.terminal:
             console = terminal.ConsoleSocket(console_socket)
             opts.console, opts.parent_fds = console.init_fd, (*opts.parent_fds, *console.parent_fds)

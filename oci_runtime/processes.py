@@ -268,6 +268,8 @@ def _init(spec: Spec, opts: Options, report: int, control: int) -> None:
     pty = terminal.setup(spec.process, opts.console, "mount" in own) if opts.console is not None else None
     rootfs.finish(spec)
     prepared = process.prepare(spec)
+    if pty is not None:  # now, not at exec: a client reading create's stdout/stderr to EOF (containerd's
+        terminal.attach(pty, spec.process.user.uid)  # shim) would otherwise wait for `start`
     _send(report, MSG_READY)
     fifo = _open_exec_fifo(opts.fifo_fd, host_proc)  # blocks until `start` opens it for reading
     for fd in (host_proc, opts.fifo_fd):
@@ -281,8 +283,6 @@ def _init(spec: Spec, opts: Options, report: int, control: int) -> None:
         raise
     os.write(fifo, START_OK)
     os.close(fifo)
-    if pty is not None:
-        terminal.attach(pty, spec.process.user.uid)
     seccomp.apply(spec, late=False)  # without noNewPrivileges: while still privileged, as runc
     process.execute(spec, prepared, opts.preserve_fds)
 
@@ -299,6 +299,7 @@ class ExecOptions:
     def __init__(self, ns_fds: list[tuple[str, int]], cgroup=None, preserve_fds: int = 0,
                  parent_fds: tuple[int, ...] = (), console: int | None = None) -> None:
         self.ns_fds = ns_fds  # (namespace type, fd of /proc/<init>/ns/<x>), user first
+        self.keyring: str | None = None  # the container id, unless it was created with --no-new-keyring
         self.cgroup = cgroup
         self.preserve_fds = preserve_fds
         self.parent_fds = parent_fds
@@ -388,6 +389,8 @@ def _exec_intermediate(spec: Spec, opts: ExecOptions, report: int, control: int)
 def _exec_process(spec: Spec, opts: ExecOptions, report: int) -> None:
     prctl.set_dumpable(False)  # as init: no container process may reach our fds or exe until exec
     os.setsid()
+    if opts.keyring is not None:  # as runc: a session keyring named for the container, never the caller's
+        keyring.apply(opts.keyring, True)
     pty = terminal.setup(spec.process, opts.console, False) if opts.console is not None else None
     prepared = process.prepare(spec)  # cwd and program resolved inside the container
     if pty is not None:

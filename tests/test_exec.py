@@ -174,8 +174,8 @@ def test_exec_into_a_paused_container_is_refused(runtime, bundle):
     runtime("pause", "e1", check=True)
     try:
         proc = runtime("exec", "e1", "true", timeout=10)
-        assert proc.returncode == 1
-        assert error_message(proc.stderr) == "cannot exec in a paused container"
+        assert proc.returncode == 255
+        assert error_message(proc.stderr) == "exec failed: cannot exec in a paused container"
     finally:
         runtime("resume", "e1", check=True)
 
@@ -185,31 +185,31 @@ def test_exec_into_a_stopped_container_is_refused(runtime, bundle):
     runtime("kill", "e1", "KILL", check=True)
     assert wait_status(runtime, "e1", "stopped")["status"] == "stopped"
     proc = runtime("exec", "e1", "true")
-    assert proc.returncode == 1
-    assert error_message(proc.stderr) == "cannot exec in a stopped container"
+    assert proc.returncode == 255
+    assert error_message(proc.stderr) == "exec failed: cannot exec in a stopped container"
 
 
 def test_exec_into_a_missing_container(runtime):
     proc = runtime("exec", "nope", "true")
-    assert proc.returncode == 1 and "container nope does not exist" in error_message(proc.stderr)
+    assert proc.returncode == 255 and "container nope does not exist" in error_message(proc.stderr)
 
 
 def test_exec_of_a_missing_program_fails_with_runcs_wording_and_leaves_nothing(runtime, bundle):
     init = start_sleeper(runtime, bundle)
     proc = runtime("exec", "e1", "/bin/nonexistent")
-    assert proc.returncode == 1
+    assert proc.returncode == 255
     msg = error_message(proc.stderr)
     assert msg.endswith('exec: "/bin/nonexistent": stat /bin/nonexistent: no such file or directory'), msg
     assert json.loads(runtime("ps", "--format", "json", "e1", check=True).stdout) == [init]
     proc = runtime("exec", "e1", "nonexistent-cmd")
-    assert proc.returncode == 1
+    assert proc.returncode == 255
     assert 'exec: "nonexistent-cmd": executable file not found in $PATH' in error_message(proc.stderr)
 
 
 def test_exec_needs_a_command_without_process_file(runtime, bundle):
     start_sleeper(runtime, bundle)
     proc = runtime("exec", "e1")
-    assert proc.returncode == 1 and "requires a minimum of 2 argument(s)" in proc.stderr
+    assert proc.returncode == 255 and "requires a minimum of 2 argument(s)" in proc.stderr
 
 
 def test_exec_into_a_user_namespaced_container(subreaper, runtime, bundle):
@@ -264,7 +264,7 @@ def test_exec_tty_sends_the_pty_master_to_the_console_socket(subreaper, runtime,
 def test_exec_detached_tty_needs_a_console_socket(runtime, bundle):
     start_sleeper(runtime, bundle)
     proc = runtime("exec", "--tty", "--detach", "e1", "true")
-    assert proc.returncode == 1 and "console socket" in error_message(proc.stderr)
+    assert proc.returncode == 255 and "console socket" in error_message(proc.stderr)
 
 
 def test_exec_preserve_fds(runtime, bundle, tmp_path):
@@ -294,8 +294,8 @@ def test_exec_invalid_process_file_names_the_field(runtime, bundle, tmp_path):
     path = tmp_path / "process.json"
     path.write_text(json.dumps({"args": ["true"], "cwd": "relative"}))
     proc = runtime("exec", "--process", str(path), "e1")
-    assert proc.returncode == 1
-    assert error_message(proc.stderr) == 'process.cwd: "relative" is not an absolute path (starting with /)'
+    assert proc.returncode == 255
+    assert error_message(proc.stderr) == 'exec failed: process.cwd: "relative" is not an absolute path (starting with /)'
 
 
 def test_exec_into_a_container_without_a_mount_namespace_is_chrooted_into_its_root(runtime, bundle):
@@ -314,3 +314,19 @@ def test_exec_into_a_container_without_a_mount_namespace_is_chrooted_into_its_ro
     proc = runtime("exec", "nomnt", "sh", "-c", "cat /marker; test -e /work && echo host-visible || echo host-hidden")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["inside", "host-hidden"]
+
+
+@pytest.mark.parametrize("no_new_keyring", [False, True], ids=["keyring", "no-new-keyring"])
+def test_exec_joins_a_session_keyring_named_for_the_container(runtime, bundle, no_new_keyring):
+    """As runc: exec'd processes get a session keyring named `_ses.<id>`, like the init, never the
+    caller's; with `create --no-new-keyring`, neither does. /proc/keys lists the keyrings the
+    reader may view: the init's and, while it runs, the exec'd process's own."""
+    cid = f"keys-{os.getpid()}-{int(no_new_keyring)}"  # keyrings outlive containers briefly: a fresh name
+    bundle.config["process"]["args"] = ["sleep", "1000"]
+    masked = bundle.config["linux"]["maskedPaths"]
+    bundle.config["linux"]["maskedPaths"] = [p for p in masked if p != "/proc/keys"]  # masked by default
+    flags = ["--no-new-keyring"] if no_new_keyring else []
+    runtime("create", *flags, "--bundle", bundle.write(), cid, check=True, stdin=subprocess.DEVNULL)
+    runtime("start", cid, check=True)
+    proc = runtime("exec", cid, "grep", "-c", f" _ses.{cid}: ", "/proc/keys")
+    assert proc.stdout.strip() == ("0" if no_new_keyring else "2"), proc.stderr

@@ -13,7 +13,8 @@ How it goes, as runc does it:
   opens /dev/ptmx, unlocks it, opens the slave through the master (TIOCGPTPEER: no path lookup),
   applies consoleSize, bind-mounts the slave onto /dev/console, sends the master in one
   SCM_RIGHTS message with the pty's name as data, and closes the master and the socket.
-- right before exec, init makes the slave its controlling terminal and fds 0, 1 and 2.
+- before reporting READY, init makes the slave its controlling terminal and fds 0, 1 and 2 (a client
+  reading create's output to EOF, like containerd's shim, must not wait for `start`).
 - `run` in the foreground with no --console-socket uses a socketpair instead and proxies the
   caller's terminal to the master (proxy()) until the container exits.
 """
@@ -175,8 +176,8 @@ def setup(p: Process, console_fd: int, own_mount_ns: bool) -> int:
 
 
 def attach(slave: int, uid: int) -> None:
-    """Right before exec: the slave becomes the controlling terminal and fds 0, 1, 2 (init is a
-    session leader since setsid); owned by the process's user so it may reopen it (/dev/tty)."""
+    """Before READY (exec: before exec): the slave becomes the controlling terminal and fds 0, 1, 2
+    (init is a session leader since setsid); owned by the process's user so it may reopen /dev/tty."""
     try:
         fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
         if uid:
