@@ -249,3 +249,21 @@ def test_detached_run_hands_the_master_to_the_console_socket(runtime, bundle, co
         assert read_until_closed(fds[0]) == "detached\r\n"
     finally:
         os.close(fds[0])
+
+
+def test_create_output_reaches_eof_before_start(runtime, bundle, console):
+    """containerd's shim reads create's stdout+stderr (one pipe) to EOF before it calls `start`:
+    the waiting init must already hold the pty, not the pipe, as its stdio."""
+    use_terminal(bundle, "tty")
+    proc = subprocess.Popen([OCI_RUNTIME, "--root", str(runtime.root), "create", "--bundle", bundle.write(),
+                             "--console-socket", console.path, "t1"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out, _ = proc.communicate(timeout=20)  # a timeout here: the init kept the pipe
+    assert (proc.returncode, out) == (0, b"")
+    assert runtime.state("t1")["status"] == "created"
+    _, fds, _ = console.receive()
+    try:
+        runtime("start", "t1", check=True)
+        assert read_until_closed(fds[0]).strip().startswith("/dev/pts/")
+    finally:
+        os.close(fds[0])
