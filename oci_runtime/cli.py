@@ -4,11 +4,10 @@ Thin by design: parse (Go-flag style, as runc: `-x`/`--x`, `--x=v`, flags stop a
 argument), call oci_runtime.operations, format the result. Every command is one small function
 registered in COMMANDS, which also drives --help.
 """
-import json
 import os
 import sys
 
-from . import log
+from . import jsonio, log
 from .errors import OCIError, StartError, UsageError
 from .state import DEFAULT_ROOT
 
@@ -105,6 +104,8 @@ def _json_object_arg(flag: str, path: str, what: str) -> dict:
         else:
             with open(path) as f:
                 text = f.read()
+        import json  # exec --process and update --resources: json's error positions are worth its import
+
         value = json.loads(text)
     except OSError as e:
         raise OCIError(f"--{flag}: {e.strerror}: {path}") from None
@@ -153,7 +154,7 @@ def cmd_start(g: dict, o: dict, args: list[str]) -> int:
 def cmd_state(g: dict, o: dict, args: list[str]) -> int:
     from . import operations
 
-    sys.stdout.write(json.dumps(operations.state(g["root"], args[0]), indent=2))
+    sys.stdout.write(jsonio.dumps(operations.state(g["root"], args[0]), indent="  "))
     return 0
 
 
@@ -179,7 +180,7 @@ def cmd_list(g: dict, o: dict, args: list[str]) -> int:
     if o["quiet"]:
         sys.stdout.write("".join(s["id"] + "\n" for s in states))
     elif o["format"] == "json":
-        sys.stdout.write(json.dumps(states, separators=(",", ":")) + "\n")
+        sys.stdout.write(jsonio.dumps(states) + "\n")
     elif o["format"] == "table":
         rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
         rows += [[s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], "root"] for s in states]
@@ -218,7 +219,7 @@ def cmd_ps(g: dict, o: dict, args: list[str]) -> int:
         raise UsageError(f'invalid format option "{o["format"]}": use "table" or "json"')
     pids = operations.pids(g["root"], args[0])
     if o["format"] == "json":
-        sys.stdout.write(json.dumps(pids, separators=(",", ":")) + "\n")
+        sys.stdout.write(jsonio.dumps(pids) + "\n")
         return 0
     import subprocess
 
@@ -306,7 +307,7 @@ def cmd_events(g: dict, o: dict, args: list[str]) -> int:
     else:
         events = operations.events(g["root"], args[0], interval)
     for event in events:
-        sys.stdout.write(json.dumps(event, separators=(",", ":")) + "\n")
+        sys.stdout.write(jsonio.dumps(event) + "\n")
         sys.stdout.flush()
     return 0
 
@@ -318,14 +319,14 @@ def cmd_spec(g: dict, o: dict, args: list[str]) -> int:
     if os.path.lexists(path):
         raise OCIError(f"File {path} exists. Remove it first.")
     with open(path, "w") as f:
-        json.dump(default_spec(), f, indent="\t")
+        f.write(jsonio.dumps(default_spec(), indent="\t"))
     return 0
 
 
 def cmd_features(g: dict, o: dict, args: list[str]) -> int:
     from .features import features
 
-    sys.stdout.write(json.dumps(features(), indent="    ") + "\n")
+    sys.stdout.write(jsonio.dumps(features(), indent="    ") + "\n")
     return 0
 
 

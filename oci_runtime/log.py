@@ -4,10 +4,12 @@ containerd takes the `msg` of the last error line of `--log`; podman parses the 
 JSON object, so a failed command writes exactly one error line there (debug lines need --debug).
 The library calls warning()/debug(); only the CLI calls configure() and error().
 """
-import json
+from _json import encode_basestring as _json_string  # json.dumps(text, ensure_ascii=False)
 import os
 import sys
 import time
+
+from . import jsonio
 
 _LEVELS = {"debug": 0, "info": 1, "warning": 2, "error": 3}
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._/@^+")
@@ -39,7 +41,7 @@ def _quote(text: str) -> str:
     """logrus quotes a value only when it holds characters outside a safe set."""
     if text and all(c in _SAFE for c in text):
         return text
-    return json.dumps(text, ensure_ascii=False)
+    return _json_string(text)
 
 
 def _emit(level: str, msg: str) -> None:
@@ -47,7 +49,7 @@ def _emit(level: str, msg: str) -> None:
         return
     now = rfc3339(time.time())
     if _json:
-        line = json.dumps({"level": level, "msg": msg, "time": now}, ensure_ascii=False)
+        line = jsonio.dumps({"level": level, "msg": msg, "time": now}, compact=False, ensure_ascii=False)
     else:
         line = f'time="{now}" level={level} msg={_quote(msg)}'
     os.write(_fd, (line + "\n").encode("utf-8", "surrogateescape"))

@@ -8,11 +8,10 @@ Status is derived, never stored: from the init's pid and start time in /proc, an
 """
 import errno
 import fcntl
-import json
 import os
-import re
 import time
 
+from . import jsonio
 from .errors import ContainerExists, ContainerNotFound, OCIError
 
 DEFAULT_ROOT = "/run/oci-runtime"
@@ -21,12 +20,12 @@ STATE_FILE = "state.json"
 CONFIG_FILE = "config.json"
 EXEC_FIFO = "exec.fifo"
 
-_ID_RE = re.compile(r"[\w+\-.]+", re.ASCII)
+_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+-.")
 
 
 def validate_id(container_id: str) -> None:
     """Ids become directory names: no separators, no `.`/`..`, nothing exotic (as runc)."""
-    if not _ID_RE.fullmatch(container_id) or container_id in (".", ".."):
+    if not container_id or not _ID_CHARS.issuperset(container_id) or container_id in (".", ".."):
         raise OCIError(f"invalid container id {container_id!r}: use letters, digits and _ + - . only")
 
 
@@ -130,7 +129,7 @@ class Container:
 def read_json(dirfd: int, name: str) -> dict:
     fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dirfd)
     try:
-        return json.loads(os.read(fd, os.fstat(fd).st_size + 1))
+        return jsonio.loads(os.read(fd, os.fstat(fd).st_size + 1))
     finally:
         os.close(fd)
 
@@ -140,7 +139,7 @@ def write_json_atomic(dirfd: int, name: str, obj: object) -> None:
     tmp = f".{name}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600, dir_fd=dirfd)
     try:
-        os.write(fd, json.dumps(obj, separators=(",", ":")).encode())
+        os.write(fd, jsonio.dumps(obj).encode())
         os.fsync(fd)
     finally:
         os.close(fd)
