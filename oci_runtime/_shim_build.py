@@ -31,6 +31,7 @@ ffibuilder.cdef(
     int oci_prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5);
     int oci_ioprio_set(int which, int who, int ioprio);
     int oci_personality(unsigned long persona);
+    int oci_set_mempolicy(int mode, const unsigned long *nodemask, unsigned long maxnode);
     int oci_sched_setattr(int pid, struct oci_sched_attr *attr, unsigned int flags);
 
     /* libseccomp (seccomp.h), bound as is: its functions return -errno themselves. */
@@ -122,6 +123,9 @@ ffibuilder.set_source(
     { RET(prctl(option, arg2, arg3, arg4, arg5)); }
     static int oci_ioprio_set(int which, int who, int ioprio) { RET(syscall(SYS_ioprio_set, which, who, ioprio)); }
     static int oci_personality(unsigned long persona) { RET(personality(persona)); }
+    static int oci_set_mempolicy(int mode, const unsigned long *nodemask, unsigned long maxnode) {
+        RET(syscall(SYS_set_mempolicy, mode, nodemask, maxnode));
+    }
     static int oci_sched_setattr(int pid, struct oci_sched_attr *attr, unsigned int flags)
     { RET(syscall(SYS_sched_setattr, pid, attr, flags)); }
     static int oci_bpf(int cmd, void *attr, unsigned int size) { RET(syscall(SYS_bpf, cmd, attr, size)); }

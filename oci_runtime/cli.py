@@ -161,7 +161,7 @@ def cmd_state(g: dict, o: dict, args: list[str]) -> int:
 def cmd_kill(g: dict, o: dict, args: list[str]) -> int:
     from . import operations
 
-    sig = operations.parse_signal(args[1] if len(args) > 1 else "SIGTERM")
+    sig = operations.parse_signal(args[1]) if len(args) > 1 else None  # None: the image's stop signal or TERM
     operations.kill(g["root"], args[0], sig, all_processes=o["all"])
     return 0
 

@@ -1,6 +1,6 @@
 """`oci-runtime features` (features.md, features-linux.md): what this build really supports,
 derived from the appliers' own tables so it can't drift from the code."""
-from .appliers import capabilities, mounts, namespaces, seccomp
+from .appliers import capabilities, memorypolicy, mounts, namespaces, seccomp
 from .state import OCI_VERSION
 
 
@@ -17,7 +17,9 @@ def features() -> dict:
             "seccomp": seccomp.features(),
             "apparmor": {"enabled": True},  # profiles are applied (lsm.py); mount labels are not
             "selinux": {"enabled": False},
-            "intelRdt": {"enabled": False},
+            "intelRdt": {"enabled": True, "schemata": True, "monitoring": True},
+            "netDevices": {"enabled": True},
             "mountExtensions": {"idmap": {"enabled": True}},
+            "memoryPolicy": {"modes": sorted(memorypolicy.MODES), "flags": sorted(memorypolicy.FLAGS)},
         },
     }

@@ -26,6 +26,20 @@ def parse_signal(text: str) -> int:
     return SIGNALS[name]
 
 
+STOP_SIGNAL = "org.opencontainers.image.stopSignal"
+
+
+def _stop_signal(annotations: dict[str, str]) -> int | None:
+    """The stopSignal annotation as a number, checked at create (config.md: its value MUST be a
+    valid signal) so that `kill` without a signal can use it."""
+    if STOP_SIGNAL not in annotations:
+        return None
+    try:
+        return parse_signal(annotations[STOP_SIGNAL])
+    except OCIError as e:
+        raise OCIError(f"config.json: annotations[{STOP_SIGNAL!r}]: {e}") from None
+
+
 def create(root: str, container_id: str, bundle: str, pid_file: str | None = None,
            console_socket: str | None = None, no_pivot: bool = False, no_new_keyring: bool = False,
            preserve_fds: int = 0, foreground: bool = False, systemd_cgroup: bool = False) -> int | None:
@@ -33,8 +47,9 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
 
     foreground: for `run` without --detach; with process.terminal and no console_socket, the pty
     master is returned (the caller proxies it), else None."""
-    from . import cgroups, model, processes, validate
-    from .appliers import capabilities, idmap, iopriority, lsm, process, rlimits, scheduler, seccomp, terminal
+    from . import cgroups, intelrdt, model, netdevices, processes, validate
+    from .appliers import (capabilities, idmap, iopriority, lsm, memorypolicy, process, rlimits, scheduler, seccomp,
+                           terminal)
 
     st.validate_id(container_id)
     bundle = os.path.abspath(bundle)
@@ -42,8 +57,10 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     validate.validate_config(config)
     spec = model.load_spec(config, bundle)
     # What the schema can't express fails here, naming the field; capabilities only warn: last.
-    for section in (seccomp, rlimits, scheduler, iopriority, lsm, capabilities):
+    for section in (seccomp, rlimits, scheduler, iopriority, lsm, capabilities, memorypolicy):
         section.check(spec)
+    netdevices.check(spec.linux.net_devices, any(ns.type == "network" for ns in spec.linux.namespaces))
+    rdt = intelrdt.IntelRdt.from_config(spec.linux.intel_rdt, container_id) if spec.linux.intel_rdt is not None else None
     spec, listen_fds = process.socket_activation(spec)
     if not os.path.isdir(spec.root.path):
         raise OCIError(f"root.path: {spec.root.path}: no such directory")
@@ -58,6 +75,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
         "created": st.now_rfc3339nano(),
         "annotations": spec.annotations,
         "no_new_keyring": no_new_keyring,  # exec joins the container's session keyring unless set
+        "stop_signal": _stop_signal(spec.annotations),
         # what start and delete need from the config, without reading the model
         "hooks": {k: v for k, v in config.get("hooks", {}).items() if k in ("poststart", "poststop")},
     }
@@ -75,6 +93,10 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
             c.data["cgroup"] = cgroup.to_state()
         c.save()
         cgroup.apply((config.get("linux") or {}).get("resources") or {})
+        if rdt is not None:
+            rdt.create()
+            c.data["intel_rdt"] = rdt.to_state()
+            c.save()
         idmapped = idmap.prepare(spec, bundle)
         opts = processes.Options(container_id, c.dir, bundle, fifo, hook_state(c), no_pivot, not no_new_keyring,
                                  listen_fds + preserve_fds, (c.dirfd,))
@@ -84,6 +106,8 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
             console = terminal.ConsoleSocket(console_socket)
             opts.console, opts.parent_fds = console.init_fd, (*opts.parent_fds, *console.parent_fds)
         pid = processes.spawn_init(spec, opts)
+        if rdt is not None:
+            rdt.add(pid)
         c.data["pid"] = pid
         c.data["init_start_time"] = st.proc_start_time(pid)
         c.save()
@@ -101,6 +125,8 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
                 from . import log
 
                 log.warning(f"removing the container's cgroup: {cleanup}")
+        if rdt is not None:
+            _destroy_intel_rdt(rdt)
         c.remove()
         if isinstance(e, HookError):  # runtime.md: a failed create hook continues at destroy + poststop
             from . import hooks
@@ -116,6 +142,16 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
             console.close()
         c.close()
     return master
+
+
+def _destroy_intel_rdt(rdt) -> None:
+    """After a failed create: the create error is the one to report."""
+    try:
+        rdt.destroy()
+    except OCIError as cleanup:
+        from . import log
+
+        log.warning(f"removing the container's resctrl group: {cleanup}")
 
 
 def hook_state(c: st.Container) -> dict:
@@ -199,6 +235,10 @@ def _destroy(c: st.Container, status: str) -> None:
     elif status != "stopped" and c.pid:
         for pid in container_pids(c):
             _kill_wait(pid, signal.SIGKILL)
+    if c.data.get("intel_rdt"):
+        from . import intelrdt
+
+        intelrdt.IntelRdt.load(c.data["intel_rdt"]).destroy()
     state = {**hook_state(c), "status": "stopped"}
     c.remove()
     poststop = c.data.get("hooks", {}).get("poststop")
@@ -234,11 +274,15 @@ def list_states(root: str) -> list[dict]:
     return out
 
 
-def kill(root: str, container_id: str, sig: int, all_processes: bool = False) -> None:
+def kill(root: str, container_id: str, sig: int | None, all_processes: bool = False) -> None:
+    """sig None: the signal the image's stopSignal annotation names (config.md: runtimes SHOULD
+    send it to kill the container), else SIGTERM as runc."""
     c = st.open_container(root, container_id)
     try:
         if c.status() not in ("created", "running", "paused"):
             raise InvalidState("container not running")
+        if sig is None:
+            sig = c.data.get("stop_signal") or signal.SIGTERM
         if all_processes and c.data.get("cgroup"):
             from . import cgroups
 
@@ -513,7 +557,7 @@ def exec_process(root: str, container_id: str, process_obj: dict, detach: bool =
     cgroup, with the container's config otherwise. Detached: returns 0 once it runs (its pid in
     pid_file); else waits and returns its exit status (128 + signal if killed)."""
     from . import cgroups, model, processes, validate
-    from .appliers import capabilities, iopriority, lsm, rlimits, scheduler, seccomp, terminal
+    from .appliers import capabilities, cpuaffinity, iopriority, lsm, memorypolicy, rlimits, scheduler, seccomp, terminal
 
     c = st.open_container(root, container_id)
     console = None
@@ -529,8 +573,9 @@ def exec_process(root: str, container_id: str, process_obj: dict, detach: bool =
         except OCIError as e:
             raise OCIError(str(e).removeprefix("config.json: ")) from None
         spec = model.load_spec(config, c.data["bundle"])
-        for section in (seccomp, rlimits, scheduler, iopriority, lsm, capabilities):
+        for section in (seccomp, rlimits, scheduler, iopriority, lsm, capabilities, memorypolicy):
             section.check(spec)
+        cpuaffinity.check(spec.process)
         terminal.check(spec.process.terminal, console_socket, detach)
         try:
             ns_fds = processes.open_namespaces(spec, c.pid)

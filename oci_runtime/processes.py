@@ -26,6 +26,7 @@ import prctl
 from . import fs, hooks
 from . import syscalls as sc
 from .appliers import (
+    cpuaffinity,
     devices,
     hostname,
     keyring,
@@ -45,7 +46,7 @@ from .model import Spec
 # child -> parent
 MSG_USERNS = "userns"  # intermediate: it is in its new user namespace; write the id maps
 MSG_INIT_PID = "init-pid"  # intermediate: {"pid": <init pid in the parent's pid namespace>}
-MSG_RUNTIME_HOOKS = "runtime-hooks"  # init: environment made, run prestart + createRuntime hooks
+MSG_RUNTIME_HOOKS = "runtime-hooks"  # init: environment made; move netDevices, run prestart + createRuntime hooks
 MSG_READY = "ready"  # init: the container is created, init waits on the exec fifo
 MSG_ERROR = "error"  # any child: {"msg": <one-line error>}; the child then exits
 # parent -> child
@@ -167,6 +168,8 @@ def spawn_init(spec: Spec, opts: Options) -> int:
                 # init's messages may overtake the intermediate's: act once init's pid is known
                 if hooks_due and init_pid:
                     hooks_due = False
+                    if spec.linux.net_devices:  # the init has its network namespace, the program isn't running
+                        _move_net_devices(spec.linux.net_devices, init_pid)
                     state = {**opts.hook_state, "status": "created", "pid": init_pid}
                     hooks.run("prestart", spec.hooks.prestart, state)
                     hooks.run("createRuntime", spec.hooks.create_runtime, state)
@@ -182,6 +185,16 @@ def spawn_init(spec: Spec, opts: Options) -> int:
         os.close(control_w)
     os.waitpid(intermediate, 0)
     return init_pid
+
+
+def _move_net_devices(net_devices: dict, init_pid: int) -> None:
+    from . import netdevices  # sockets and enums: only for the containers that need it
+
+    fd = os.open(f"/proc/{init_pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        netdevices.move(net_devices, fd)
+    finally:
+        os.close(fd)
 
 
 def _reap_after_failure(intermediate: int, pid: int) -> None:
@@ -251,7 +264,7 @@ def _init(spec: Spec, opts: Options, report: int, control: int) -> None:
     paths.apply(spec, rootfd)
     hostname.apply(spec, "uts" in own)
     process.make_cwd(spec.process, rootfd)
-    if spec.hooks.prestart or spec.hooks.create_runtime:
+    if spec.hooks.prestart or spec.hooks.create_runtime or spec.linux.net_devices:
         _send(report, MSG_RUNTIME_HOOKS)
         _await(control, MSG_CONTINUE)
     # pid "as seen by the container" for hooks run in its namespaces (runtime.md, State)
@@ -339,6 +352,7 @@ def spawn_exec(spec: Spec, opts: ExecOptions) -> int:
     init's namespaces, forks: a pid namespace applies to children) -> the process. Returns its
     pid once it has exec'd (the report pipe is close-on-exec) or raises StartError. We are a
     child subreaper, so the process is our child now and the caller's once we exit."""
+    cpuaffinity.apply(spec.process, "initial")  # inherited by the intermediate, until it is in the cgroup
     intermediate, r, control_w = _fork_intermediate(opts, lambda w, control_r: _exec_intermediate(spec, opts, w,
                                                                                                  control_r))
     pid = 0
@@ -366,6 +380,7 @@ def spawn_exec(spec: Spec, opts: ExecOptions) -> int:
 
 def _exec_intermediate(spec: Spec, opts: ExecOptions, report: int, control: int) -> None:
     _await(control, MSG_CONTINUE)  # in the container's cgroup now
+    cpuaffinity.apply(spec.process, "final")
     for ns_type, fd in opts.ns_fds:
         if ns_type == ROOT_DIR:  # no mount namespace: the container's root is the init's chroot
             os.fchdir(fd)

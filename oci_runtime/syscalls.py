@@ -160,6 +160,15 @@ def personality(persona: int) -> int:
     return _check(lib.oci_personality(persona))
 
 
+def set_mempolicy(mode: int, nodes: set[int]) -> None:
+    """set_mempolicy(2) with a nodemask holding `nodes` (maxnode: one past the highest bit)."""
+    words = max(nodes) // 64 + 1 if nodes else 1
+    mask = ffi.new("unsigned long[]", words)
+    for node in nodes:
+        mask[node // 64] |= 1 << (node % 64)
+    _check(lib.oci_set_mempolicy(mode, mask if nodes else ffi.NULL, words * 64 + 1 if nodes else 0))
+
+
 def sched_setattr(policy: int, flags: int = 0, nice: int = 0, priority: int = 0, runtime: int = 0,
                   deadline: int = 0, period: int = 0) -> None:
     """sched_setattr(2) on the calling thread (pid 0)."""

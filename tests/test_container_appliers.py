@@ -324,3 +324,30 @@ def test_created_init_holds_no_fd_of_a_host_directory(runtime, bundle):
         held.append((s.st_dev, s.st_ino))
     assert held, "could not see init's fds"
     assert not host_dirs & set(held)
+
+
+def test_memory_policy_is_the_programs_and_exec_inherits_it(runtime, bundle):
+    """linux.memoryPolicy: set_mempolicy before exec, so the program's mappings show the policy
+    (numa_maps falls back to the process policy); an exec'd process gets it too."""
+    bundle.config["linux"]["memoryPolicy"] = {"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]}
+    out = run_sh(runtime, bundle, "head -1 /proc/self/numa_maps")
+    assert " bind=static:0 " in out, out
+    bundle.config["process"]["args"] = ["sleep", "1000"]
+    runtime("create", "--bundle", bundle.write(), "mp", check=True)
+    assert " bind=static:0 " in runtime("exec", "mp", "head", "-1", "/proc/self/numa_maps", check=True).stdout
+
+
+@pytest.mark.parametrize("policy, message", [
+    ({"mode": "MPOL_DEFAULT", "nodes": "0"}, "linux.memoryPolicy.nodes: MPOL_DEFAULT takes no nodes"),
+    ({"mode": "MPOL_INTERLEAVE"}, "linux.memoryPolicy.nodes: MPOL_INTERLEAVE needs at least one node"),
+    ({"mode": "MPOL_BIND", "nodes": "0-x"}, 'linux.memoryPolicy.nodes: "0-x" is not a list of CPU or memory node numbers'
+                                            " such as 0-3,7"),
+    ({"mode": "MPOL_BIND", "nodes": "3-1"}, "linux.memoryPolicy.nodes: '3-1' is not a number or a range like 0-3"),
+    ({"mode": "MPOL_BIND", "nodes": "63"}, "linux.memoryPolicy: set_mempolicy: invalid argument"),
+])
+def test_a_bad_memory_policy_fails_create_naming_the_field(runtime, bundle, policy, message):
+    bundle.config["linux"]["memoryPolicy"] = policy
+    proc = runtime("create", "--bundle", bundle.write(), "mp")
+    assert proc.returncode == 1
+    assert error_message(proc.stderr).endswith(message), proc.stderr
+    assert runtime.ids() == []

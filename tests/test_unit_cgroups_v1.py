@@ -146,11 +146,14 @@ def test_memory_cpu_pids_blkio_files(tree):
     assert tree.read(d, "cpu", "cpu.shares") == "", "shares 0 means unset"
 
 
-def test_pids_limit_below_one_is_max(tree):
+def test_pids_limit_minus_one_is_max_and_zero_is_a_limit(tree):
+    """config-linux.md: -1 is "max"; 0 "SHOULD be treated as" a limit (runc 1.1 wrote max)."""
     d = tree.driver("/c")
     tree.created(d)
     d.apply({"pids": {"limit": -1}})
     assert tree.read(d, "pids", "pids.max") == "max"
+    d.apply({"pids": {"limit": 0}})
+    assert tree.read(d, "pids", "pids.max") == "0"
 
 
 def test_shares_the_kernel_clamps_are_an_error(tree, monkeypatch):

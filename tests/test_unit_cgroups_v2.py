@@ -5,6 +5,7 @@ cgroup v2 controllers (memory, cpu, io, pids, ...) are not available on this cgr
 the files the driver writes are checked here; tests/test_cgroups_v2.py shows on the real cgroup2
 mount what works there (processes, freezer, cgroup.kill, device filter).
 """
+import re
 import struct
 from pathlib import Path
 
@@ -132,18 +133,18 @@ def test_apply_writes_runc_values(tree: Path, writes):
     leaf = tree / "oci-runtime" / "c1"
     assert (leaf / "memory.max").read_text() == "209715200"
     assert (leaf / "cpu.max").read_text() == "50000 100000"
-    assert d.warnings == []
 
 
 def test_apply_unlimited_and_special_values(tree: Path, writes):
     """cgroup v2 controllers are not available on this cgroup-v1 host (fake tree): -1 is "max",
-    pids 0 is 1 (runc), quota -1 is "max" with the default period, swap == limit is no swap."""
+    pids 0 is a limit of 0 (config-linux.md; runc writes 1), quota -1 is "max" with the default
+    period, swap == limit is no swap."""
     d = V2Driver("/oci-runtime/c1", str(tree))
     d.apply({"memory": {"limit": -1}, "pids": {"limit": -1}, "cpu": {"quota": -1}})
     assert writes == [("pids.max", "max"), ("memory.swap.max", "max"), ("memory.max", "max"), ("cpu.max", "max 100000")]
     writes.clear()
     d.apply({"memory": {"limit": 1000, "swap": 1000}, "pids": {"limit": 0}})
-    assert writes == [("pids.max", "1"), ("memory.swap.max", "0"), ("memory.max", "1000")]
+    assert writes == [("pids.max", "0"), ("memory.swap.max", "0"), ("memory.max", "1000")]
 
 
 def test_bfq_weight_takes_the_v1_value(tree: Path, writes):
@@ -180,15 +181,31 @@ def test_unified_refuses_paths(tree: Path, writes):
     assert writes == []
 
 
-def test_v1_only_settings_are_warned_about(tree: Path, writes):
-    """cgroup v2 controllers are not available on this cgroup-v1 host (fake tree): settings v2 has
-    no file for are reported in warnings (runc ignores them on v2); realtime is an error."""
+@pytest.mark.parametrize("resources, field", [
+    ({"memory": {"swappiness": 10}}, "linux.resources.memory.swappiness"),
+    ({"memory": {"disableOOMKiller": True}}, "linux.resources.memory.disableOOMKiller"),
+    ({"memory": {"kernel": 1 << 20}}, "linux.resources.memory.kernel"),
+    ({"network": {"classID": 1}}, "linux.resources.network"),
+    ({"network": {"priorities": [{"name": "eth0", "priority": 1}]}}, "linux.resources.network"),
+    ({"blockIO": {"leafWeight": 10}}, "linux.resources.blockIO.leafWeight"),
+    ({"blockIO": {"weightDevice": [{"major": 8, "minor": 0, "leafWeight": 10}]}},
+     "linux.resources.blockIO.weightDevice[0].leafWeight"),
+    ({"cpu": {"realtimeRuntime": 1000}}, "linux.resources.cpu.realtimeRuntime"),
+])
+def test_v1_settings_that_cannot_be_converted_are_errors(tree: Path, writes, resources, field):
+    """cgroup v2 controllers are not available on this cgroup-v1 host (fake tree): config-linux.md
+    "Unified": a v1 setting that cannot be converted MUST be an error (runc ignores most of them)."""
     d = V2Driver("/oci-runtime/c1", str(tree))
-    d.apply({"memory": {"swappiness": 10, "disableOOMKiller": True}, "network": {"classID": 1}})
+    with pytest.raises(OCIError, match="^" + re.escape(field) + ": .*(cannot be converted|realtime)"):
+        d.apply(resources)
     assert writes == []
-    assert len(d.warnings) == 3 and "swappiness" in d.warnings[0] and "network" in d.warnings[2]
-    with pytest.raises(OCIError, match="realtime"):
-        d.apply({"cpu": {"realtimeRuntime": 1000}})
+
+
+def test_disable_oom_killer_false_needs_no_conversion(tree: Path, writes):
+    """cgroup v2 controllers are not available on this cgroup-v1 host (fake tree): false is v2's
+    behaviour already, so it is no error."""
+    V2Driver("/oci-runtime/c1", str(tree)).apply({"memory": {"disableOOMKiller": False}})
+    assert writes == []
 
 
 def test_stats_shape(tree: Path):

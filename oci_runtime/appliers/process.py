@@ -14,7 +14,7 @@ from .. import fs
 from .. import syscalls as sc
 from ..errors import OCIError, describe
 from ..model import Process, Spec
-from . import capabilities, iopriority, lsm, nonewprivs, oom, personality, rlimits, scheduler, seccomp
+from . import capabilities, iopriority, lsm, memorypolicy, nonewprivs, oom, personality, rlimits, scheduler, seccomp
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -101,7 +101,7 @@ class Prepared:
 def prepare(spec: Spec) -> Prepared:
     """Everything that can fail before `create` reports success, inside the container (after the
     root switch): cwd and the executable resolved, and the settings the program inherits applied
-    to init already (oomScoreAdj, rlimits, scheduler, ioPriority, personality) as runc does."""
+    to init already (oomScoreAdj, rlimits, scheduler, ioPriority, personality, memoryPolicy) as runc does."""
     p = spec.process
     env = env_dict(p.env)
     env.setdefault("HOME", home_of(p.user.uid))
@@ -122,6 +122,7 @@ def prepare(spec: Spec) -> Prepared:
     scheduler.apply(p)
     iopriority.apply(p)
     personality.apply(spec)
+    memorypolicy.apply(spec)
     return Prepared(path, list(p.args), env, cwd_fd, capabilities.plan(p))
 
 

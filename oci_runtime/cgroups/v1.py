@@ -7,6 +7,7 @@ import errno
 import os
 import time
 
+from .. import listformat
 from ..errors import OCIError, describe
 from . import ROOT, own_cgroups, resolve, v1_hierarchies
 
@@ -173,9 +174,9 @@ class V1Driver:
             self._memory(r["memory"])
         if r.get("cpu"):
             self._cpu(r["cpu"])
-        if r.get("pids") and r["pids"].get("limit"):
-            limit = r["pids"]["limit"]
-            self._set("pids", "pids.max", str(limit) if limit > 0 else "max", "pids.limit")
+        limit = (r.get("pids") or {}).get("limit")
+        if limit is not None:  # 0 is a limit (config-linux.md; runc 1.1 took it for "max")
+            self._set("pids", "pids.max", str(limit) if limit >= 0 else "max", "pids.limit")
         if r.get("blockIO"):
             self._blkio(r["blockIO"])
         if r.get("hugepageLimits"):
@@ -373,7 +374,8 @@ class V1Driver:
         out["cpu"] = cpu
         if "cpuset" in self.paths:
             d = self.paths["cpuset"]
-            out["cpuset"] = {"cpus": _ranges(_read_opt(d, "cpuset.cpus")), "mems": _ranges(_read_opt(d, "cpuset.mems"))}
+            out["cpuset"] = {"cpus": listformat.parse(_read_opt(d, "cpuset.cpus")),
+                             "mems": listformat.parse(_read_opt(d, "cpuset.mems"))}
         if "memory" in self.paths:
             d = self.paths["memory"]
 
@@ -422,17 +424,6 @@ def _kv(d: str, name: str) -> dict[str, int]:
         k, _, v = line.partition(" ")
         if v.strip().lstrip("-").isdigit():
             out[k] = int(v)
-    return out
-
-
-def _ranges(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.strip().split(","):
-        if "-" in part:
-            lo, hi = part.split("-")
-            out += range(int(lo), int(hi) + 1)
-        elif part:
-            out.append(int(part))
     return out
 
 

@@ -3,12 +3,13 @@
 Values follow runc's conversions from the v1-shaped linux.resources (opencontainers/cgroups):
 cpu.shares -> cpu.weight by runc's quadratic fit in log2 space, blockIO.weight -> io.weight
 linearly from [10, 1000] to [1, 10000] (io.bfq.weight takes the v1 value as is), memory.swap
-(memory+swap) -> memory.swap.max = swap - limit, -1 -> "max", pids.limit 0 -> 1.
+(memory+swap) -> memory.swap.max = swap - limit, -1 -> "max"; pids.limit 0 is a limit of 0
+(config-linux.md: 0 "SHOULD be treated as such"; runc writes 1).
 
 A resource whose controller is not enabled for the container's cgroup is an error naming the
-config field and the controller; settings cgroup v2 has no file for (memory.swappiness,
-disableOOMKiller, kernel memory, blockIO.leafWeight, network) are collected in `warnings` for the
-caller to log, as runc ignores them on v2.
+config field and the controller. So is a v1 setting cgroup v2 has no file for (memory.swappiness,
+disableOOMKiller, kernel memory, blockIO.leafWeight, network): config-linux.md "Unified" says a
+conversion that is not possible MUST be an error (runc ignores them; conformance/deviations.md).
 """
 import errno
 import math
@@ -77,7 +78,6 @@ class V2Driver:
         self.root = root.rstrip("/") or "/"
         self.dir = os.path.join(self.root, *parts)
         self.created: list[str] = []
-        self.warnings: list[str] = []
 
     def to_state(self) -> dict:
         return {"kind": self.kind, "root": self.root, "path": self.path, "created": self.created}
@@ -230,7 +230,7 @@ class V2Driver:
         pids = resources.get("pids")
         if pids and pids.get("limit") is not None:
             limit = pids["limit"]
-            want(f"{field}.pids.limit", "pids", "pids.max", "max" if limit < 0 else str(limit or 1))
+            want(f"{field}.pids.limit", "pids", "pids.max", "max" if limit < 0 else str(limit))
 
         memory = resources.get("memory") or {}
         self._memory(memory, f"{field}.memory", want)
@@ -258,8 +258,9 @@ class V2Driver:
                 line += f" hca_object={limits['hcaObjects']}"
             want(f"{field}.rdma.{dev}", "rdma", "rdma.max", line)
 
-        if resources.get("network"):
-            self.warnings.append(f"{field}.network: net_cls/net_prio do not exist in cgroup v2; ignored")
+        network = resources.get("network") or {}
+        if network.get("classID") is not None or network.get("priorities"):
+            raise OCIError(f"{field}.network: net_cls/net_prio do not exist in cgroup v2: it cannot be converted")
 
         unified = resources.get("unified") or {}
         for key in unified:
@@ -327,9 +328,9 @@ class V2Driver:
             if reservation:
                 want(f"{field}.reservation", "memory", "memory.low", _num(reservation))
         for key, why in (("swappiness", "memory.swappiness"), ("disableOOMKiller", "memory.oom_control"),
-                         ("kernel", "kernel memory limits"), ("kernelTCP", "kernel memory limits")):
-            if memory.get(key) is not None:
-                self.warnings.append(f"{field}.{key}: {why} do not exist in cgroup v2; ignored")
+                         ("kernel", "kernel memory limit"), ("kernelTCP", "kernel TCP memory limit")):
+            if memory.get(key) not in (None, False):
+                raise OCIError(f"{field}.{key}: cgroup v2 has no {why}: it cannot be converted")
 
     def _check_memory_usage(self, memory: dict, field: str) -> None:
         try:
@@ -367,8 +368,11 @@ class V2Driver:
             else:
                 want(f"{field}.weight", "io", "io.weight", str(blkio_weight_to_io_weight(blockio["weight"])))
         if blockio.get("leafWeight"):
-            self.warnings.append(f"{field}.leafWeight: cgroup v2 has no leaf weight; ignored")
+            raise OCIError(f"{field}.leafWeight: cgroup v2 has no leaf weight: it cannot be converted")
         for i, wd in enumerate(blockio.get("weightDevice") or []):
+            if wd.get("leafWeight") is not None:
+                raise OCIError(f"{field}.weightDevice[{i}].leafWeight: cgroup v2 has no leaf weight: "
+                               "it cannot be converted")
             if wd.get("weight") is None:
                 continue
             dev = f"{wd['major']}:{wd['minor']}"
