@@ -8,6 +8,7 @@ import _signal as signal  # the signal module builds enums at import (~3 ms); th
 import select
 import time
 
+from . import faults
 from . import state as st
 from .errors import ContainerNotFound, HookError, InvalidState, OCIError, describe
 
@@ -47,7 +48,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
 
     foreground: for `run` without --detach; with process.terminal and no console_socket, the pty
     master is returned (the caller proxies it), else None."""
-    from . import cgroups, intelrdt, model, netdevices, processes, validate
+    from . import cgroups, intelrdt, model, processes, validate
     from .appliers import (capabilities, idmap, iopriority, lsm, memorypolicy, process, rlimits, scheduler, seccomp,
                            terminal)
 
@@ -59,7 +60,10 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     # What the schema can't express fails here, naming the field; capabilities only warn: last.
     for section in (seccomp, rlimits, scheduler, iopriority, lsm, capabilities, memorypolicy):
         section.check(spec)
-    netdevices.check(spec.linux.net_devices, any(ns.type == "network" for ns in spec.linux.namespaces))
+    if spec.linux.net_devices:  # netdevices imports socket, enum, typing: only when needed
+        from . import netdevices
+
+        netdevices.check(spec.linux.net_devices, any(ns.type == "network" for ns in spec.linux.namespaces))
     rdt = intelrdt.IntelRdt.from_config(spec.linux.intel_rdt, container_id) if spec.linux.intel_rdt is not None else None
     spec, listen_fds = process.socket_activation(spec)
     if not os.path.isdir(spec.root.path):
@@ -80,6 +84,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
         "hooks": {k: v for k, v in config.get("hooks", {}).items() if k in ("poststart", "poststop")},
     }
     c = st.new_container(root, container_id, data, config)
+    faults.point("create:state-dir")
     pid = 0
     fifo = -1
     console = master = cgroup = None
@@ -87,12 +92,18 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     try:
         fifo = os.open(c.path(st.EXEC_FIFO), os.O_PATH | os.O_CLOEXEC)
         cgroup = cgroups.new_driver(spec.linux.cgroups_path, container_id, systemd_cgroup)
+        # what `delete` needs: the driver, its paths and the directories it makes, known before
+        # they exist (a create killed while making them leaves nothing delete --force can't find)
+        c.data["cgroup"] = {**cgroup.to_state(), "created": cgroup.missing()}
+        c.save()
         try:
             cgroup.create()
-        finally:  # what `delete` needs: the driver, its paths and the directories it made
+        finally:
             c.data["cgroup"] = cgroup.to_state()
         c.save()
+        faults.point("create:cgroup")
         cgroup.apply((config.get("linux") or {}).get("resources") or {})
+        faults.point("create:resources")
         if rdt is not None:
             rdt.create()
             c.data["intel_rdt"] = rdt.to_state()
@@ -106,13 +117,16 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
             console = terminal.ConsoleSocket(console_socket)
             opts.console, opts.parent_fds = console.init_fd, (*opts.parent_fds, *console.parent_fds)
         pid = processes.spawn_init(spec, opts)
+        faults.point("create:ready")
         if rdt is not None:
             rdt.add(pid)
         c.data["pid"] = pid
         c.data["init_start_time"] = st.proc_start_time(pid)
         c.save()
+        faults.point("create:saved")
         if pid_file:
             write_pid_file(pid_file, pid)
+            faults.point("create:pid-file")
         if console and console.receiver:
             master = console.receive()
     except BaseException as e:
@@ -183,12 +197,14 @@ def start(root: str, container_id: str) -> None:
         if status != "created":
             raise InvalidState(_START_ERRORS.get(status, f"cannot start a container in the {status} state"))
         outcome = _release_init(c)
+        faults.point("start:released")
         if outcome != START_OK:
             _destroy(c, "stopped")
             if not outcome:
                 raise InvalidState("cannot start a container that has stopped")
             raise OCIError(outcome.decode(errors="replace"))
         os.unlink(st.EXEC_FIFO, dir_fd=c.dirfd)
+        faults.point("start:fifo-removed")
         poststart = c.data.get("hooks", {}).get("poststart")
         if poststart:
             from . import hooks
@@ -321,7 +337,9 @@ def _destroy_cgroup(cgroup) -> None:
         if time.monotonic() > deadline:
             raise OCIError(f"processes {pids} of the container's cgroup did not exit within 10s of SIGKILL")
         time.sleep(0.01)
+    faults.point("delete:killed")
     cgroup.destroy()
+    faults.point("delete:cgroup-removed")
 
 
 def _signal_cgroup(cgroup, sig: int, keep_frozen: bool = True) -> None:
@@ -593,6 +611,7 @@ def exec_process(root: str, container_id: str, process_obj: dict, detach: bool =
             console = terminal.ConsoleSocket(console_socket)
             opts.console, opts.parent_fds = console.init_fd, (*opts.parent_fds, *console.parent_fds)
         pid = processes.spawn_exec(spec, opts)
+        faults.point("exec:forked")
         try:
             master = console.receive() if console and console.receiver else None
         except BaseException:
@@ -612,6 +631,7 @@ def exec_process(root: str, container_id: str, process_obj: dict, detach: bool =
             _kill_wait(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
             raise
+        faults.point("exec:pid-file")
     if detach:
         return 0
     try:

@@ -23,7 +23,7 @@ from typing import Callable, NoReturn
 
 import prctl
 
-from . import fs, hooks
+from . import faults, fs, hooks
 from . import syscalls as sc
 from .appliers import (
     cpuaffinity,
@@ -146,6 +146,7 @@ def _fork_intermediate(opts: "Options | ExecOptions", body: Callable[[int, int],
 def spawn_init(spec: Spec, opts: Options) -> int:
     """Create the container's init process; returns its pid once it is READY."""
     intermediate, r, control_w = _fork_intermediate(opts, lambda w, control_r: _intermediate(spec, opts, w, control_r))
+    faults.point("create:forked")
     init_pid = 0
     hooks_due = ready = False
     failure: OCIError | None = None
@@ -158,6 +159,7 @@ def spawn_init(spec: Spec, opts: Options) -> int:
                     _send(control_w, MSG_CONTINUE)
                 elif msg["type"] == MSG_INIT_PID:
                     init_pid = msg["pid"]
+                    faults.point("create:init-pid")
                 elif msg["type"] == MSG_RUNTIME_HOOKS:
                     hooks_due = True
                 elif msg["type"] == MSG_READY:
@@ -255,6 +257,7 @@ def _init(spec: Spec, opts: Options, report: int, control: int) -> None:
     own = {ns.type for ns in spec.linux.namespaces}
     os.setsid()
     os.umask(0)
+    faults.point("init:namespaces")
     keyring.apply(opts.container_id, opts.new_keyring)
     network.apply("network" in own and not spec.linux.namespace("network").path)
     rootfd = rootfs.prepare(spec, "mount" in own)
@@ -264,6 +267,7 @@ def _init(spec: Spec, opts: Options, report: int, control: int) -> None:
     paths.apply(spec, rootfd)
     hostname.apply(spec, "uts" in own)
     process.make_cwd(spec.process, rootfd)
+    faults.point("init:mounts")
     if spec.hooks.prestart or spec.hooks.create_runtime or spec.linux.net_devices:
         _send(report, MSG_RUNTIME_HOOKS)
         _await(control, MSG_CONTINUE)
@@ -283,6 +287,7 @@ def _init(spec: Spec, opts: Options, report: int, control: int) -> None:
     prepared = process.prepare(spec)
     if pty is not None:  # now, not at exec: a client reading create's stdout/stderr to EOF (containerd's
         terminal.attach(pty, spec.process.user.uid)  # shim) would otherwise wait for `start`
+    faults.point("init:ready")
     _send(report, MSG_READY)
     fifo = _open_exec_fifo(opts.fifo_fd, host_proc)  # blocks until `start` opens it for reading
     for fd in (host_proc, opts.fifo_fd):

@@ -330,3 +330,29 @@ def test_exec_joins_a_session_keyring_named_for_the_container(runtime, bundle, n
     runtime("start", cid, check=True)
     proc = runtime("exec", cid, "grep", "-c", f" _ses.{cid}: ", "/proc/keys")
     assert proc.stdout.strip() == ("0" if no_new_keyring else "2"), proc.stderr
+
+
+def test_exec_cpu_affinity_final_is_the_processs_and_the_init_ignores_it(runtime, bundle, tmp_path):
+    """process.execCPUAffinity: `final` once in the container's cgroup; `initial` is for the way
+    in; neither applies to the init ("not applicable to the container's init process")."""
+    bundle.config["process"]["execCPUAffinity"] = {"initial": "0", "final": "1"}
+    init = start_sleeper(runtime, bundle)
+    assert "Cpus_allowed_list:\t0-1\n" in Path(f"/proc/{init}/status").read_text()
+    process = {**bundle.config["process"], "args": ["grep", "Cpus_allowed_list", "/proc/self/status"]}
+    path = tmp_path / "process.json"
+    path.write_text(json.dumps(process))
+    assert runtime("exec", "--process", str(path), "e1", check=True).stdout.split() == ["Cpus_allowed_list:", "1"]
+    path.write_text(json.dumps({**process, "execCPUAffinity": {"final": "3-1"}}))
+    proc = runtime("exec", "--process", str(path), "e1")
+    assert proc.returncode == 255
+    assert error_message(proc.stderr) == "exec failed: process.execCPUAffinity.final: '3-1' is not a number or a range like 0-3"
+
+
+def test_exec_without_exec_cpu_affinity_has_the_inits_allowed_cpus(runtime, bundle):
+    """config.md "Linux Process" execCPUAffinity: with no `final` list the runtime SHOULD NOT change an exec'd
+    process's CPU affinity once it is in the container's cgroup, so it runs on the CPUs the init runs on."""
+    init = start_sleeper(runtime, bundle)
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{init}/status").read_text().splitlines())
+    proc = runtime("exec", "e1", "grep", "Cpus_allowed_list", "/proc/self/status")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split(":", 1)[1].strip() == status["Cpus_allowed_list"].strip()

@@ -3,6 +3,7 @@ and the errors runc gives for illegal transitions (runtime.md "Lifecycle", "Oper
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -297,3 +298,82 @@ def test_delete_force_removes_what_a_killed_create_left_half_made(runtime, bundl
         assert alive.exists()
     finally:
         alive.rmdir()
+
+
+def test_config_changes_after_create_do_not_affect_start_or_delete(runtime, bundle, tmp_path):
+    """runtime.md "Lifecycle": changes to config.json after create MUST NOT affect the container. Rewriting the
+    bundle's program and its poststart/poststop hooks between create and start: the original program runs and
+    only the original hooks are called."""
+    log = tmp_path / "hooks.log"
+    out = tmp_path / "out"
+
+    def hook(name: str) -> dict:
+        return {"path": "/bin/sh", "args": ["sh", "-c", f"echo {name} >> {log}"]}
+
+    bundle.config["process"]["args"] = ["sh", "-c", "echo original; sleep 1000"]
+    bundle.config["hooks"] = {"poststart": [hook("poststart-original")], "poststop": [hook("poststop-original")]}
+    with open(out, "w") as f:
+        runtime("create", "--bundle", bundle.write(), "c1", check=True, stdout=f)
+    bundle.config["process"]["args"] = ["sh", "-c", "echo rewritten; sleep 1000"]
+    bundle.config["hooks"] = {"poststart": [hook("poststart-rewritten")],
+                              "poststop": [hook("poststop-rewritten"), hook("poststop-added")]}
+    bundle.write()
+    runtime("start", "c1", check=True)
+    deadline = time.monotonic() + 5
+    while out.read_text() == "" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert out.read_text() == "original\n"
+    runtime("kill", "c1", "KILL", check=True)
+    wait_status(runtime, "c1", "stopped")
+    runtime("delete", "c1", check=True)
+    assert log.read_text().splitlines() == ["poststart-original", "poststop-original"]
+
+
+def test_spec_config_mounts_the_default_filesystems(tmp_path, runtime, bundle):
+    """config-linux.md "Default Filesystems": proc on /proc, sysfs on /sys, devpts on /dev/pts and tmpfs on
+    /dev/shm SHOULD be available. The runtime mounts what config.json lists, so `oci-runtime spec` lists them,
+    and a container from that config sees those four filesystem types there."""
+    spec_dir = tmp_path / "spec"
+    spec_dir.mkdir()
+    runtime("spec", "--bundle", str(spec_dir), check=True)
+    config = json.loads((spec_dir / "config.json").read_text())
+    listed = {m["destination"]: m["type"] for m in config["mounts"]}
+    wanted = {"/proc": "proc", "/sys": "sysfs", "/dev/pts": "devpts", "/dev/shm": "tmpfs"}
+    assert {path: listed.get(path) for path in wanted} == wanted
+    config["root"]["path"] = bundle.config["root"]["path"]
+    config["process"]["terminal"] = False
+    config["process"]["args"] = ["cat", "/proc/self/mountinfo"]
+    bundle.config = config
+    proc = runtime("run", "--bundle", bundle.write(), "s1")
+    assert proc.returncode == 0, proc.stderr
+    seen = {}
+    for line in proc.stdout.splitlines():
+        pre, _, post = line.partition(" - ")
+        seen[pre.split()[4]] = post.split()[0]  # later mounts on the same point hide earlier ones
+    assert {path: seen.get(path) for path in wanted} == wanted
+
+
+@pytest.mark.parametrize("annotation, expected", [("USR1", "usr1"), ("10", "usr1"), (None, "term")])
+def test_kill_without_a_signal_sends_the_images_stop_signal(runtime, bundle, annotation, expected):
+    """config.md: org.opencontainers.image.stopSignal names the signal runtimes SHOULD send to kill
+    the container; without it `kill <id>` sends SIGTERM, as runc."""
+    if annotation is not None:
+        bundle.config["annotations"] = {"org.opencontainers.image.stopSignal": annotation}
+    bundle.config["root"]["readonly"] = False
+    bundle.config["process"]["args"] = ["sh", "-c", "trap 'touch /got-usr1; exit' USR1; trap 'touch /got-term; exit' TERM;"
+                                        " while :; do sleep 0.1; done"]
+    runtime("run", "-d", "--bundle", bundle.write(), "k1", check=True, stdin=subprocess.DEVNULL)
+    time.sleep(0.3)  # the shell has set its traps
+    runtime("kill", "k1", check=True)
+    assert wait_status(runtime, "k1", "stopped")["status"] == "stopped"
+    rootfs = Path(bundle.config["root"]["path"])
+    assert sorted(p.name for p in rootfs.glob("got-*")) == [f"got-{expected}"]
+
+
+def test_an_invalid_stop_signal_annotation_fails_create(runtime, bundle):
+    bundle.config["annotations"] = {"org.opencontainers.image.stopSignal": "SIGNOPE"}
+    proc = runtime("create", "--bundle", bundle.write(), "k2")
+    assert proc.returncode == 1
+    assert error_message(proc.stderr) == ("config.json: annotations['org.opencontainers.image.stopSignal']: "
+                                          'unknown signal "SIGNOPE"')
+    assert runtime.ids() == []

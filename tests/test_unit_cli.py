@@ -201,3 +201,15 @@ def test_spec_writes_a_valid_config_once(tmp_path: Path, capfd: pytest.CaptureFi
     validate_config(json.loads((tmp_path / "config.json").read_text()))
     assert cli.main(["spec", "-b", str(tmp_path)]) == 1
     assert f"File {tmp_path}/config.json exists. Remove it first." in error_lines(capfd)[0]
+
+
+@pytest.mark.parametrize("name", ["state", "start", "delete"])
+def test_state_start_and_delete_without_an_id_are_one_error_line(name: str, tmp_path: Path,
+                                                                 capfd: pytest.CaptureFixture[str]) -> None:
+    """runtime.md "Query State", "Start", "Delete": each operation MUST take the container id; without one
+    main() exits 1 with the runc argument-count error and touches nothing."""
+    assert cli.main(["--root", str(tmp_path / "root"), name]) == 1
+    [line] = error_lines(capfd)
+    assert "level=error" in line
+    assert line.endswith(rf'msg="oci-runtime: \"{name}\" requires exactly 1 argument(s)"')
+    assert not (tmp_path / "root").exists()

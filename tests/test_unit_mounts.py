@@ -140,6 +140,10 @@ def test_propagation_options_are_kept_in_order_apart_from_flags() -> None:
     (["rnodiratime"], sc.MOUNT_ATTR_NODIRATIME, 0),
     (["rnodiratime", "rdiratime"], 0, sc.MOUNT_ATTR_NODIRATIME),
     (["rnosymfollow"], sc.MOUNT_ATTR_NOSYMFOLLOW, 0),
+    (["rstrictatime"], sc.MOUNT_ATTR_STRICTATIME, sc.MOUNT_ATTR__ATIME),
+    (["rstrictatime", "rnostrictatime"], 0, sc.MOUNT_ATTR__ATIME),
+    (["rrelatime", "rnorelatime"], 0, sc.MOUNT_ATTR__ATIME),
+    (["rnosymfollow", "rsymfollow"], 0, sc.MOUNT_ATTR_NOSYMFOLLOW),
 ])
 def test_recursive_attributes_become_mount_setattr_sets(options: list[str], attr_set: int, attr_clr: int) -> None:
     """`rro`, `rnosuid`... are mount_setattr attributes (not MS_* flags); atime modes clear the whole atime field."""
@@ -386,3 +390,29 @@ def test_locked_flags_repeat_the_flags_of_the_existing_mount() -> None:
     with open("/proc/self/mountinfo") as f:
         [options] = [line.split()[5] for line in f if line.split()[4] == "/proc"]
     assert mounts.locked_flags("/proc") == sum(by_option.get(o, 0) for o in options.split(","))
+
+
+@pytest.mark.parametrize(("option", "flags"), [
+    ("slave", sc.MS_SLAVE), ("rprivate", sc.MS_PRIVATE | sc.MS_REC), ("unbindable", sc.MS_UNBINDABLE),
+])
+def test_each_propagation_option_is_one_propagation_change(option: str, flags: int) -> None:
+    """config.md "Linux mount options": `slave`, `rprivate` and `unbindable` MUST be implemented; each is one
+    mount(2) propagation change (MS_REC only for the r* form), not a flag or data of the mount itself."""
+    opts = MountOptions([option])
+    assert (opts.propagation, opts.flags, opts.data) == ([flags], 0, "")
+
+
+def test_relative_destination_is_taken_relative_to_the_root(kernel: Kernel, root: Root, tmp_path: Path) -> None:
+    """config.md "Mounts": a relative Linux destination MUST be interpreted as relative to "/": `data` is
+    mounted on <rootfs>/data, whatever the runtime's working directory is."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        mounts.mount_one(Mount("data", "tmpfs", "tmpfs"), root.fd, "/")
+    finally:
+        os.chdir(old)
+    assert (root.path / "data").is_dir()
+    assert list(cwd.iterdir()) == []
+    assert [(c.fstype, c.resolved) for c in kernel.calls] == [("tmpfs", str(root.path / "data"))]

@@ -305,6 +305,105 @@ CORPUS = [
         "less than the minimum 0",
         NEW,
     ),
+    # REQUIRED fields and rules of v1.3.0 that conformance/requirements.toml traces here (appended: ids stay stable).
+    Invalid(
+        {"mounts[1].gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]},
+        "mounts[1].uidMappings",
+        "is required when gidMappings is set",
+        STRICTER,
+    ),
+    Invalid({"process.consoleSize.width": DELETE}, "process.consoleSize.width", "is required", SAME),
+    Invalid({"process.rlimits[0].type": DELETE}, "process.rlimits[0].type", "is required", SAME),
+    Invalid({"process.rlimits[0].soft": DELETE}, "process.rlimits[0].soft", "is required", SAME),
+    Invalid({"process.scheduler": {"nice": 1}}, "process.scheduler.policy", "is required", NEW),
+    Invalid({"process.ioPriority": {"priority": 0}}, "process.ioPriority.class", "is required", NEW),
+    Invalid({"process.user.gid": DELETE}, "process.user.gid", "is required", STRICTER),
+    Invalid({"hooks.createRuntime": [{"args": ["x"]}]}, "hooks.createRuntime[0].path", "is required", SAME),
+    Invalid(
+        {"hooks.createRuntime": [{"path": "setup"}]}, "hooks.createRuntime[0].path", "is not an absolute path", STRICTER
+    ),
+    Invalid(
+        {"hooks.createRuntime": [{"path": "/usr/bin/setup", "timeout": 0}]},
+        "hooks.createRuntime[0].timeout",
+        "0 is less than the minimum 1",
+        SAME,
+    ),
+    Invalid({"annotations": ["x"]}, "annotations", '["x"] is not an object', SAME),
+    Invalid({"linux.uidMappings[0].containerID": DELETE}, "linux.uidMappings[0].containerID", "is required", SAME),
+    Invalid({"linux.gidMappings[0].hostID": DELETE}, "linux.gidMappings[0].hostID", "is required", SAME),
+    Invalid({"linux.devices[0].type": DELETE}, "linux.devices[0].type", "is required", SAME),
+    Invalid(
+        {"linux.resources.blockIO.weightDevice[0].major": DELETE},
+        "linux.resources.blockIO.weightDevice[0].major",
+        "is required",
+        SAME,
+    ),
+    Invalid(
+        {"linux.resources.blockIO.throttleReadBpsDevice[0].minor": DELETE},
+        "linux.resources.blockIO.throttleReadBpsDevice[0].minor",
+        "is required",
+        SAME,
+    ),
+    Invalid(
+        {"linux.resources.blockIO.throttleWriteIOPSDevice": [{"minor": 0, "rate": 1}]},
+        "linux.resources.blockIO.throttleWriteIOPSDevice[0].major",
+        "is required",
+        SAME,
+    ),
+    Invalid(
+        {"linux.resources.blockIO.throttleReadIOPSDevice": [{"major": 8, "minor": 0}]},
+        "linux.resources.blockIO.throttleReadIOPSDevice[0].rate",
+        "is required",
+        STRICTER,
+    ),
+    Invalid(
+        {"linux.resources.hugepageLimits[0].pageSize": DELETE},
+        "linux.resources.hugepageLimits[0].pageSize",
+        "is required",
+        SAME,
+    ),
+    Invalid(
+        {"linux.resources.hugepageLimits[0].limit": DELETE},
+        "linux.resources.hugepageLimits[0].limit",
+        "is required",
+        SAME,
+    ),
+    Invalid(
+        {"linux.resources.network.priorities[0].name": DELETE},
+        "linux.resources.network.priorities[0].name",
+        "is required",
+        SAME,
+    ),
+    Invalid(
+        {"linux.intelRdt": {"memBwSchema": "L3:0=1"}},
+        "linux.intelRdt.memBwSchema",
+        '"L3:0=1" is not a single line starting with MB:',
+        SAME,
+    ),
+    Invalid(
+        {"linux.intelRdt": {"memBwSchema": "MB:0=20\nMB:1=30"}},
+        "linux.intelRdt.memBwSchema",
+        "is not a single line starting with MB:",
+        SAME,
+    ),
+    Invalid({"linux.seccomp.syscalls[0].names": DELETE}, "linux.seccomp.syscalls[0].names", "is required", SAME),
+    Invalid({"linux.seccomp.syscalls[0].action": DELETE}, "linux.seccomp.syscalls[0].action", "is required", SAME),
+    Invalid(
+        {"linux.seccomp.syscalls[0].args[0].index": DELETE},
+        "linux.seccomp.syscalls[0].args[0].index",
+        "is required",
+        SAME,
+    ),
+    Invalid(
+        {"linux.seccomp.syscalls[0].args[0].value": DELETE},
+        "linux.seccomp.syscalls[0].args[0].value",
+        "is required",
+        SAME,
+    ),
+    Invalid(
+        {"linux.seccomp.syscalls[0].args[0].op": DELETE}, "linux.seccomp.syscalls[0].args[0].op", "is required", SAME
+    ),
+    Invalid({"linux.personality": {"flags": []}}, "linux.personality.domain", "is required", STRICTER),
 ]
 
 # Fields unknown to the 1.0.2 schema (by JSON path, [] for any index), and values its enums lack.
@@ -500,7 +599,7 @@ def test_differential_corpus_verdicts(item: Invalid, upstream: Any) -> None:
     process.cwd / hook path / namespace path / masked and readonly paths, device major/minor unless type p, cgroup
     device type a|c|b and access made of r, w, m, a weight or leafWeight per weightDevice, a rate per throttle
     device, hcaHandles or hcaObjects per rdma entry, listenerMetadata only with listenerPath, mount uidMappings
-    only with gidMappings, non-empty annotation keys.
+    and gidMappings only together, non-empty annotation keys, personality.domain REQUIRED.
     SEMANTIC: rules no schema expresses (duplicate namespace or rlimit types, process required for create, errnoRet
     with an action that takes none, idmap mounts without mappings or user namespace). Only the schema verdicts are
     compared for these: both accept.

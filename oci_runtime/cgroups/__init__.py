@@ -18,6 +18,9 @@ The driver interface (V1Driver and V2Driver implement it; constructor `(path, ro
 is the resolved cgroup path, absolute within each hierarchy, and root the cgroup mount root):
     kind: str                     "v1" or "v2"
     created: list[str]            host directories create() made, parents first
+    missing() -> list[str]        the directories create() would make now, parents first: saved as
+                                  `created` before create() runs, so a create killed in the middle
+                                  leaves nothing `delete --force` doesn't know about
     create() -> None              mkdir the cgroup (and missing parents), recording them in `created`
     apply(resources: dict)        raw LinuxResources JSON; an unsupported field raises OCIError
                                   naming the field and the missing controller, before or instead

@@ -58,6 +58,16 @@ class V1Driver:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
+    def missing(self) -> list[str]:
+        dirs: list[str] = []
+        for controller, target in self.paths.items():
+            d, chain = target, []
+            while d != self.mounts[controller] and not os.path.isdir(d):
+                chain.append(d)
+                d = os.path.dirname(d)
+            dirs += [d for d in reversed(chain) if d not in dirs]
+        return dirs
+
     def create(self) -> None:
         for controller, target in self.paths.items():
             mountpoint = self.mounts[controller]

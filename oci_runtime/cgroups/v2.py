@@ -111,6 +111,14 @@ class V2Driver:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
+    def missing(self) -> list[str]:
+        dirs, current = [], self.root
+        for part in self.path.strip("/").split("/"):
+            current = os.path.join(current, part)
+            if dirs or not os.path.isdir(current):
+                dirs.append(current)
+        return dirs
+
     def create(self) -> None:
         """mkdir -p the cgroup, enabling in every ancestor's cgroup.subtree_control all the
         controllers it has (as runc does; what cannot be enabled shows up in apply)."""
