@@ -363,3 +363,15 @@ def test_oom_kills_are_read_from_memory_events(tree: Path):
     assert d.oom_kills() == 0
     (tree / "oci-runtime" / "c1" / "memory.events").write_text("low 0\nhigh 0\nmax 7\noom 2\noom_kill 2\n")
     assert d.oom_kills() == 2
+
+
+def test_check_before_update_refuses_a_limit_below_usage(tree: Path, writes):
+    """cgroup v2 controllers are not available on this cgroup-v1 host (fake tree): with
+    checkBeforeUpdate, a memory limit at or below memory.current MUST be refused, memory.max untouched."""
+    (tree / "oci-runtime" / "c1" / "memory.current").write_text("8192\n")
+    d = V2Driver("/oci-runtime/c1", str(tree))
+    with pytest.raises(OCIError, match=r"^linux.resources.memory.limit: rejecting memory limit 4096 <= usage 8192"):
+        d.apply({"memory": {"limit": 4096, "checkBeforeUpdate": True}})
+    assert writes == []
+    d.apply({"memory": {"limit": 1 << 20, "checkBeforeUpdate": True}})
+    assert ("memory.max", str(1 << 20)) in writes

@@ -104,6 +104,16 @@ def test_existing_wrong_node_is_an_error(root: Path, rootfd: int, wrong: str) ->
         devices.apply(spec(), rootfd)
 
 
+def test_a_file_at_a_configured_device_path_is_an_error(root: Path, rootfd: int) -> None:
+    """config-linux.md "Devices": a different file already at a configured device's path MUST be an
+    error (the defaults are covered above)."""
+    (root / "dev").mkdir()
+    (root / "dev" / "fuse").write_text("not a device")
+    with pytest.raises(OCIError, match="linux.devices: creating /dev/fuse: .*file exists"):
+        devices.apply(spec(Device("c", "/dev/fuse", 10, 229)), rootfd)
+    assert (root / "dev" / "fuse").read_text() == "not a device"
+
+
 @pytest.mark.parametrize("dev_mount", [
     Mount("/dev", "bind", "/dev"),
     Mount("/dev/", "none", "/dev", ["rbind"]),
