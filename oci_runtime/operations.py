@@ -48,7 +48,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
 
     foreground: for `run` without --detach; with process.terminal and no console_socket, the pty
     master is returned (the caller proxies it), else None."""
-    from . import cgroups, intelrdt, model, processes, validate
+    from . import cgroups, model, processes, validate
     from .appliers import (capabilities, idmap, iopriority, lsm, memorypolicy, process, rlimits, scheduler, seccomp,
                            terminal)
 
@@ -64,7 +64,11 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
         from . import netdevices
 
         netdevices.check(spec.linux.net_devices, any(ns.type == "network" for ns in spec.linux.namespaces))
-    rdt = intelrdt.IntelRdt.from_config(spec.linux.intel_rdt, container_id) if spec.linux.intel_rdt is not None else None
+    rdt = None
+    if spec.linux.intel_rdt is not None:  # without it, resctrl is never looked at (config-linux.md)
+        from .intelrdt import IntelRdt
+
+        rdt = IntelRdt.from_config(spec.linux.intel_rdt, container_id)
     spec, listen_fds = process.socket_activation(spec)
     if not os.path.isdir(spec.root.path):
         raise OCIError(f"root.path: {spec.root.path}: no such directory")

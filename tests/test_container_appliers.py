@@ -351,3 +351,13 @@ def test_a_bad_memory_policy_fails_create_naming_the_field(runtime, bundle, poli
     assert proc.returncode == 1
     assert error_message(proc.stderr).endswith(message), proc.stderr
     assert runtime.ids() == []
+
+
+def test_namespaces_not_listed_are_the_runtimes(runtime, bundle):
+    """config-linux.md "Namespaces": a namespace type not in linux.namespaces is inherited from the
+    runtime (here: network and ipc are the host's; pid, mount and uts stay the container's own)."""
+    keep = ("pid", "mount", "uts")
+    bundle.config["linux"]["namespaces"] = [ns for ns in bundle.config["linux"]["namespaces"] if ns["type"] in keep]
+    out = run_sh(runtime, bundle, "for n in net ipc uts; do readlink /proc/self/ns/$n; done").split()
+    assert out[:2] == [os.readlink("/proc/self/ns/net"), os.readlink("/proc/self/ns/ipc")]
+    assert out[2] != os.readlink("/proc/self/ns/uts")

@@ -47,3 +47,6 @@ def test_create_validates_without_importing_jsonschema(runtime, bundle):
     code, names = imported_modules("--root", str(runtime.root), "create", "--bundle", bundle.write(), "c2")
     assert code == 0 and "oci_runtime.validate" in names and "oci_runtime._schemacheck" in names
     assert not {n for n in names if n.split(".")[0] in ("jsonschema", "referencing")}, sorted(names)
+    # config-linux.md "IntelRdt": without linux.intelRdt the runtime MUST NOT touch resctrl; it never
+    # even loads the code that does (nor the netDevices mover)
+    assert "oci_runtime.intelrdt" not in names and "oci_runtime.netdevices" not in names
