@@ -106,6 +106,8 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
             c.data["cgroup"] = cgroup.to_state()
         c.save()
         faults.point("create:cgroup")
+        if cgroup.kind == "v2" and (uid := cgroups.delegation_uid(spec)) is not None:
+            cgroup.delegate(uid)
         cgroup.apply((config.get("linux") or {}).get("resources") or {})
         faults.point("create:resources")
         if rdt is not None:

@@ -4,6 +4,7 @@ for what the host lacks (config-linux.md "Control groups"; runc's commands)."""
 import json
 import os
 import time
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -319,3 +320,19 @@ def test_with_a_cgroup_namespace_a_fresh_mount_shows_the_containers_cgroup(runti
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.split()
     assert len(lines) == 2 and lines[0].endswith(":memory:/") and lines[1] == "33", proc.stdout
+
+
+def test_cgroup_ownership_is_never_given_away_on_cgroup_v1(runtime, bundle, cgpath):
+    """config-linux.md "Cgroup ownership": not on cgroup v1 (delegation is not secure there), even
+    with everything else that would ask for it: a new cgroup namespace, a read-write cgroup mount and
+    a non-root process user."""
+    path = f"{cgpath}/c1"
+    sleeper(bundle, path)
+    bundle.config["linux"]["namespaces"].append({"type": "cgroup"})
+    bundle.config["mounts"].append({**CGROUP_MOUNT, "options": ["nosuid", "noexec", "nodev"]})
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    runtime("create", "--bundle", bundle.write(), "c1", check=True, stdin=subprocess.DEVNULL)
+    owners = {h: (CG / h / path.lstrip("/")).stat().st_uid for h in HIERARCHIES}
+    owners.update({f"{h}/{f.name}": f.stat().st_uid for h in ("pids", "memory")
+                   for f in (CG / h / path.lstrip("/")).iterdir()})
+    assert set(owners.values()) == {0}, owners

@@ -375,3 +375,53 @@ def test_check_before_update_refuses_a_limit_below_usage(tree: Path, writes):
     assert writes == []
     d.apply({"memory": {"limit": 1 << 20, "checkBeforeUpdate": True}})
     assert ("memory.max", str(1 << 20)) in writes
+
+
+def test_delegate_gives_the_cgroup_and_the_delegatable_files_only(tree: Path, tmp_path: Path):
+    """cgroup v2 controllers are not available on this cgroup-v1 host (fake tree): "Cgroup ownership"
+    chowns the cgroup directory and the files /sys/kernel/cgroup/delegate lists that exist, nothing else;
+    without that file, the spec's three."""
+    leaf = tree / "oci-runtime" / "c1"
+    for name in ("cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "memory.max"):
+        (leaf / name).touch()
+    listing = tmp_path / "delegate"
+    listing.write_text("cgroup.procs\ncgroup.threads\ncgroup.subtree_control\nmemory.oom.group\n")
+    V2Driver("/oci-runtime/c1", str(tree)).delegate(1000, str(listing))
+    owners = {p.name: p.stat().st_uid for p in leaf.iterdir()}
+    assert leaf.stat().st_uid == 1000 and owners["memory.max"] == 0
+    assert all(owners[n] == 1000 for n in ("cgroup.procs", "cgroup.threads", "cgroup.subtree_control"))
+    other = tree / "oci-runtime" / "c2"
+    fake_cgroup(other, files=("cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "cgroup.kill"))
+    V2Driver("/oci-runtime/c2", str(tree)).delegate(7, str(tmp_path / "absent"))
+    assert {p.name: p.stat().st_uid for p in other.iterdir()} == {
+        "cgroup.procs": 7, "cgroup.threads": 7, "cgroup.subtree_control": 7, "cgroup.kill": 0, "cgroup.controllers": 0}
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({}, 1000),
+    ({"ro": True}, None),
+    ({"no_cgroupns": True}, None),
+    ({"cgroupns_path": "/proc/1/ns/cgroup"}, None),
+    ({"no_mount": True}, None),
+    ({"userns": True}, 101000),
+])
+def test_delegation_uid_follows_the_rules(change, expected):
+    """Only with a new cgroup namespace and a read-write "cgroup" mount on /sys/fs/cgroup; the
+    uid is the host's for process.user.uid (through the user namespace's mapping)."""
+    from oci_runtime.cgroups import delegation_uid
+    from oci_runtime.model import load_spec
+
+    config = {"ociVersion": "1.3.0", "root": {"path": "/"},
+              "process": {"args": ["true"], "cwd": "/", "user": {"uid": 1000, "gid": 1000}},
+              "mounts": [] if change.get("no_mount") else [
+                  {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                   "options": ["nosuid", *(["ro"] if change.get("ro") else [])]}],
+              "linux": {"namespaces": [{"type": "mount"}]}}
+    if not change.get("no_cgroupns"):
+        config["linux"]["namespaces"].append({"type": "cgroup", **({"path": change["cgroupns_path"]}
+                                                                   if "cgroupns_path" in change else {})})
+    if change.get("userns"):
+        config["linux"]["namespaces"].append({"type": "user"})
+        config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    assert delegation_uid(load_spec(config, "/")) == expected

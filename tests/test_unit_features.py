@@ -43,3 +43,15 @@ def test_features_command_prints_the_document(capfd: pytest.CaptureFixture[str],
         monkeypatch.setattr(log, name, getattr(log, name))
     assert cli.main(["features"]) == 0
     assert json.loads(capfd.readouterr().out) == features()
+
+
+def test_every_listed_memory_policy_mode_and_flag_is_understood() -> None:
+    """features-linux.md: the modes and flags listed MUST be recognised in linux.memoryPolicy."""
+    from oci_runtime.appliers import memorypolicy
+
+    listed = features()["linux"]["memoryPolicy"]
+    for mode in listed["modes"]:
+        nodes = "" if mode in memorypolicy.NO_NODES else "0"
+        value, _ = memorypolicy.parse({"mode": mode, "nodes": nodes, "flags": listed["flags"]})
+        assert value & 0xFF == memorypolicy.MODES[mode]
+    assert sorted(listed["flags"]) == sorted(memorypolicy.FLAGS)

@@ -33,7 +33,8 @@ is the resolved cgroup path, absolute within each hierarchy, and root the cgroup
     destroy() -> None             remove the directories in `created` (deepest first; a parent
                                   only when empty), ignoring those already gone
     to_state() -> dict            what later commands need, saved in state.json ("cgroup")
-load(saved) rebuilds a driver from to_state()'s dict.
+load(saved) rebuilds a driver from to_state()'s dict. V2Driver also has delegate(uid) (see
+delegation_uid below).
 """
 import os
 
@@ -200,3 +201,22 @@ def load(saved: dict):
         d = V1Driver.from_state(saved)
     d.created = list(saved.get("created", []))
     return d
+
+
+def delegation_uid(spec) -> int | None:
+    """The host uid to give a cgroup v2 container's cgroup to (config-linux.md "Cgroup ownership"),
+    or None: only with a new cgroup namespace and /sys/fs/cgroup mounted from "cgroup" without
+    "ro", and never on cgroup v1 (delegation is not safe there; the caller checks the driver)."""
+    cgroupns = spec.linux.namespace("cgroup")
+    if cgroupns is None or cgroupns.path:
+        return None
+    if not any(m.source == "cgroup" and m.destination.rstrip("/") == "/sys/fs/cgroup" and "ro" not in m.options
+               for m in spec.mounts):
+        return None
+    uid = spec.process.user.uid
+    if not spec.linux.uid_mappings:
+        return uid
+    for m in spec.linux.uid_mappings:  # process.user.uid is the container's: map it to the host's
+        if m.container_id <= uid < m.container_id + m.size:
+            return m.host_id + uid - m.container_id
+    return None

@@ -111,6 +111,24 @@ class V2Driver:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
+    def delegate(self, uid: int, delegate_file: str = "/sys/kernel/cgroup/delegate") -> None:
+        """config-linux.md "Cgroup ownership": give the container's user its cgroup directory and the
+        files the kernel lists as safe to delegate (cgroups(7)); those a cgroup lacks are skipped."""
+        try:
+            with open(delegate_file) as f:
+                names = f.read().split()
+        except FileNotFoundError:
+            names = ["cgroup.procs", "cgroup.subtree_control", "cgroup.threads"]  # the spec's fallback
+        try:
+            os.chown(self.dir, uid, -1)
+            for name in names:
+                try:
+                    os.chown(os.path.join(self.dir, name), uid, -1)
+                except FileNotFoundError:
+                    continue
+        except OSError as e:
+            raise OCIError(f"linux.cgroupsPath: giving the cgroup to uid {uid}: {describe(e)}") from None
+
     def missing(self) -> list[str]:
         dirs, current = [], self.root
         for part in self.path.strip("/").split("/"):
