@@ -581,7 +581,8 @@ def exec_process(root: str, container_id: str, process_obj: dict, detach: bool =
     cgroup, with the container's config otherwise. Detached: returns 0 once it runs (its pid in
     pid_file); else waits and returns its exit status (128 + signal if killed)."""
     from . import cgroups, model, processes, validate
-    from .appliers import capabilities, cpuaffinity, iopriority, lsm, memorypolicy, rlimits, scheduler, seccomp, terminal
+    from .appliers import (capabilities, cpuaffinity, iopriority, lsm, memorypolicy, rlimits, scheduler, seccomp,
+                           terminal)
 
     c = st.open_container(root, container_id)
     console = None
