@@ -204,11 +204,11 @@ def start(root: str, container_id: str) -> None:
             raise InvalidState(_START_ERRORS.get(status, f"cannot start a container in the {status} state"))
         outcome = _release_init(c)
         faults.point("start:released")
-        if outcome != START_OK:
+        if outcome != START_OK:  # START_OK then EOF: the program was exec'd
             _destroy(c, "stopped")
             if not outcome:
                 raise InvalidState("cannot start a container that has stopped")
-            raise OCIError(outcome.decode(errors="replace"))
+            raise OCIError(outcome.removeprefix(START_OK).decode(errors="replace"))
         os.unlink(st.EXEC_FIFO, dir_fd=c.dirfd)
         faults.point("start:fifo-removed")
         poststart = c.data.get("hooks", {}).get("poststart")
@@ -229,7 +229,8 @@ START_OK = b"0"  # what init writes into the exec fifo when it is about to exec 
 
 def _release_init(c: st.Container) -> bytes:
     """Open the exec fifo for reading (init's blocked open then returns) and read init's
-    outcome until it closes its end: START_OK, an error text, or nothing if it died."""
+    outcome until its end closes, which exec does: START_OK alone, START_OK and the error that
+    stopped it on the way to exec, an error text (startContainer hook), or nothing if it died."""
     fd = os.open(c.path(st.EXEC_FIFO), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         poller = select.poll()

@@ -127,6 +127,7 @@ def _fork_intermediate(opts: "Options | ExecOptions", body: Callable[[int, int],
     if intermediate == 0:
         for fd in (r, control_w, *opts.parent_fds):
             os.close(fd)
+        process.close_inherited_fds(opts.preserve_fds)
         _child(w, lambda: body(w, control_r))
     os.close(w)
     os.close(control_r)
@@ -300,9 +301,16 @@ def _init(spec: Spec, opts: Options, report: int, control: int) -> None:
         os.write(fifo, str(e).encode())  # `start` reports it
         raise
     os.write(fifo, START_OK)
-    os.close(fifo)
-    seccomp.apply(spec, late=False)  # without noNewPrivileges: while still privileged, as runc
-    process.execute(spec, prepared, opts.preserve_fds)
+    # The fifo stays open (close-on-exec) until the program is exec'd: `start` returns, and runs
+    # the poststart hooks, only then (config.md: "after the user-specified process is executed").
+    # A failure on the way is written after START_OK for `start` to report.
+    try:
+        process.close_fds_on_exec(opts.preserve_fds)  # before seccomp: close_range may be filtered
+        seccomp.apply(spec, late=False)  # without noNewPrivileges: while still privileged, as runc
+        process.execute(spec, prepared)
+    except (OCIError, OSError) as e:
+        os.write(fifo, (str(e) if isinstance(e, OCIError) else describe(e)).encode())
+        raise
 
 
 # --- exec: a new process in a running (or created) container --------------------------------
@@ -415,5 +423,6 @@ def _exec_process(spec: Spec, opts: ExecOptions, report: int) -> None:
     prepared = process.prepare(spec)  # cwd and program resolved inside the container
     if pty is not None:
         terminal.attach(pty, spec.process.user.uid)
+    process.close_fds_on_exec(opts.preserve_fds)  # before seccomp: close_range may be filtered
     seccomp.apply(spec, late=False)
-    process.execute(spec, prepared, opts.preserve_fds)
+    process.execute(spec, prepared)

@@ -64,12 +64,9 @@ def _zombie(pid: int) -> bool:
 
 
 def cgroup_dirs(name: str) -> list[str]:
-    """Every cgroup directory, in any hierarchy, whose name is `name`."""
-    found = []
-    for hierarchy in Path("/sys/fs/cgroup").iterdir():
-        if hierarchy.is_dir() and not hierarchy.is_symlink():
-            found += [str(p) for p in hierarchy.rglob(name)]
-    return found
+    """Every cgroup directory, in any hierarchy, whose name is `name` (os.walk: other containers'
+    cgroups come and go meanwhile)."""
+    return [os.path.join(d, name) for d, subdirs, _ in os.walk("/sys/fs/cgroup") if name in subdirs]
 
 
 def readme_block(section: str, lang: str) -> str:

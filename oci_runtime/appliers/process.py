@@ -2,8 +2,9 @@
 
 prepare() runs before create reports success, so a missing program fails `create` with runc's
 wording (`exec: "x": stat x: no such file or directory`, which podman maps to exit 127).
-execute() runs after `start`: it switches user, closes every fd of ours and execs.
+execute() runs after `start`: it switches user and execs (every fd of ours is close-on-exec by then).
 """
+import fcntl
 import os
 import signal
 import stat
@@ -137,7 +138,31 @@ def switch_user(p: Process) -> None:
         raise OCIError(f"process.user: {describe(e)}") from None
 
 
-def execute(spec: Spec, prep: Prepared, preserve_fds: int) -> None:
+def close_inherited_fds(preserve_fds: int) -> None:
+    """First thing in a child of create or exec: close every fd above the preserved ones that is
+    not close-on-exec. Ours all are (PEP 446, O_CLOEXEC), so these are fds our caller leaked to us
+    (containerd's listening socket on fd 3...): not even the waiting init may hold one, or a
+    container process with CAP_SYS_PTRACE could read it through /proc/<init>/fd. The preserved
+    fds (--preserve-fds, LISTEN_FDS) become inheritable."""
+    floor = 3 + preserve_fds
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            if fd >= floor and not fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC:
+                os.close(fd)
+            elif 3 <= fd < floor:
+                os.set_inheritable(fd, True)
+        except OSError:  # the listing's own fd, gone by now
+            pass
+
+
+def close_fds_on_exec(preserve_fds: int) -> None:
+    """Right before seccomp (a filter written before close_range existed would refuse it later):
+    every fd above the preserved ones closes at exec, whatever opened it meanwhile."""
+    sc.close_range(3 + preserve_fds, flags=sc.CLOSE_RANGE_CLOEXEC)
+
+
+def execute(spec: Spec, prep: Prepared) -> None:
     """Become the configured user and exec the program; only returns by raising."""
     p = spec.process
     capabilities.before_user_switch(prep.caps)
@@ -153,12 +178,6 @@ def execute(spec: Spec, prep: Prepared, preserve_fds: int) -> None:
     lsm.apply(p)
     nonewprivs.apply(p)
     seccomp.apply(spec)  # with noNewPrivileges: as late as possible (see seccomp.py)
-    for fd in range(3, 3 + preserve_fds):
-        try:
-            os.set_inheritable(fd, True)
-        except OSError:
-            pass
-    sc.close_range(3 + preserve_fds)
     try:
         os.execve(prep.path, prep.args, prep.env)
     except OSError as e:
