@@ -50,7 +50,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     master is returned (the caller proxies it), else None."""
     from . import cgroups, model, processes, validate
     from .appliers import (capabilities, idmap, iopriority, lsm, memorypolicy, process, rlimits, scheduler, seccomp,
-                           terminal)
+                           sysctl, terminal)
 
     st.validate_id(container_id)
     bundle = os.path.abspath(bundle)
@@ -58,7 +58,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     validate.validate_config(config)
     spec = model.load_spec(config, bundle)
     # What the schema can't express fails here, naming the field; capabilities only warn: last.
-    for section in (seccomp, rlimits, scheduler, iopriority, lsm, capabilities, memorypolicy):
+    for section in (seccomp, rlimits, scheduler, iopriority, lsm, sysctl, capabilities, memorypolicy):
         section.check(spec)
     if spec.linux.net_devices:  # netdevices imports socket, enum, typing: only when needed
         from . import netdevices
@@ -140,7 +140,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
             _kill_wait(pid, signal.SIGKILL)
         if cgroup is not None:
             try:
-                _destroy_cgroup(cgroup)
+                _destroy_cgroup(cgroup, pid, None)
             except OCIError as cleanup:  # the create error is the one to report
                 from . import log
 
@@ -254,7 +254,7 @@ def _destroy(c: st.Container, status: str) -> None:
     if c.data.get("cgroup"):  # kills every process of the container, paused ones too
         from . import cgroups
 
-        _destroy_cgroup(cgroups.load(c.data["cgroup"]))
+        _destroy_cgroup(cgroups.load(c.data["cgroup"]), c.pid, c.data.get("init_start_time"))
     elif status != "stopped" and c.pid:
         for pid in container_pids(c):
             _kill_wait(pid, signal.SIGKILL)
@@ -309,8 +309,11 @@ def kill(root: str, container_id: str, sig: int | None, all_processes: bool = Fa
         if all_processes and c.data.get("cgroup"):
             from . import cgroups
 
-            _signal_cgroup(cgroups.load(c.data["cgroup"]), sig)
-            return
+            cgroup = cgroups.load(c.data["cgroup"])
+            if cgroup.owned():  # a cgroup the container joined may hold others' processes
+                _signal_cgroup(cgroup, sig)
+                return
+            all_processes = False
         for pid in container_pids(c) if all_processes else [c.pid]:
             _signal(pid, c.data["init_start_time"] if pid == c.pid else None, sig)
     finally:
@@ -335,9 +338,17 @@ def _signal(pid: int, start_time: int | None, sig: int) -> None:
         os.close(pidfd)
 
 
-def _destroy_cgroup(cgroup) -> None:
+def _destroy_cgroup(cgroup, init_pid: int, init_start_time: int | None) -> None:
     """Kill whatever is left in the container's cgroup (frozen meanwhile, then thawed so that
-    the kills land, as runc), wait for it to empty, remove the directories we made."""
+    the kills land, as runc), wait for it to empty, remove the directories we made. A cgroup the
+    container joined rather than made (an existing cgroupsPath) may hold processes that are not
+    the container's: there only the init is killed (with it, its pid namespace)."""
+    if not cgroup.owned():
+        if init_pid and st.proc_start_time(init_pid) is not None and \
+                init_start_time in (None, st.proc_start_time(init_pid)):
+            _kill_wait(init_pid, signal.SIGKILL)
+        cgroup.destroy()
+        return
     deadline = time.monotonic() + 10
     while pids := cgroup.pids():
         _signal_cgroup(cgroup, signal.SIGKILL, keep_frozen=False)

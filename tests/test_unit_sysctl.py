@@ -3,12 +3,13 @@ module's `open` is replaced so nothing reaches the host's /proc/sys."""
 import errno
 import io
 import os
+import re
 
 import pytest
 
 from oci_runtime.appliers import sysctl
 from oci_runtime.errors import OCIError
-from oci_runtime.model import Linux, Spec
+from oci_runtime.model import Linux, Namespace, Spec
 from conftest import Written
 
 
@@ -70,3 +71,34 @@ def test_write_error_names_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     message = r"^linux\.sysctl\['net\.nope'\]: /proc/sys/net/nope: no such file or directory$"
     with pytest.raises(OCIError, match=message):
         apply({"net.nope": "1"})
+
+
+def checked(values: dict[str, str], namespaces: tuple[str, ...]) -> None:
+    sysctl.check(Spec("1.0.0", linux=Linux(sysctl=values, namespaces=[Namespace(t) for t in namespaces])))
+
+
+@pytest.mark.parametrize("key, namespaces", [
+    ("kernel.shmmax", ("ipc",)), ("fs.mqueue.msg_max", ("ipc",)), ("net.ipv4.ip_forward", ("network",)),
+    ("kernel.domainname", ("uts",)),
+])
+def test_namespaced_keys_are_accepted_with_their_namespace(key: str, namespaces: tuple[str, ...]) -> None:
+    checked({key: "1"}, namespaces)
+
+
+@pytest.mark.parametrize("key, namespaces, message", [
+    ("kernel.printk_ratelimit_burst", ("ipc", "network", "uts"), "not namespaced: setting it would change the host"),
+    ("vm.swappiness", ("ipc", "network", "uts"), "not namespaced"),
+    ("kernel.shmmax", ("network",), "needs a ipc namespace of the container's own"),
+    ("net.ipv4.tcp_keepalive_probes", ("ipc",), "needs a network namespace of the container's own"),
+    ("kernel.hostname", ("ipc",), "needs a uts namespace"),
+])
+def test_keys_that_would_change_the_host_are_refused(key: str, namespaces: tuple[str, ...], message: str) -> None:
+    """As runc: a sysctl no namespace of the container's own covers would be set for the whole host."""
+    with pytest.raises(OCIError, match=rf"^linux.sysctl\['{re.escape(key)}'\]: .*{message}"):
+        checked({key: "1"}, namespaces)
+
+
+def test_a_network_namespace_joined_by_the_hosts_own_path_is_the_host(tmp_path) -> None:
+    with pytest.raises(OCIError, match="needs a network namespace"):
+        sysctl.check(Spec("1.0.0", linux=Linux(sysctl={"net.ipv4.ip_forward": "1"},
+                                                namespaces=[Namespace("network", "/proc/self/ns/net")])))

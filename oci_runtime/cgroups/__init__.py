@@ -22,6 +22,9 @@ is the resolved cgroup path, absolute within each hierarchy, and root the cgroup
                                   `created` before create() runs, so a create killed in the middle
                                   leaves nothing `delete --force` doesn't know about
     create() -> None              mkdir the cgroup (and missing parents), recording them in `created`
+    owned() -> bool               create() made the container's own cgroup directory: everything in it
+                                  is the container's (else it joined an existing cgroup, which may
+                                  hold processes that are not: cleanup then kills the init only)
     apply(resources: dict)        raw LinuxResources JSON; an unsupported field raises OCIError
                                   naming the field and the missing controller, before or instead
                                   of a silent skip

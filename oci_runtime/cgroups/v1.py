@@ -58,6 +58,9 @@ class V1Driver:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
+    def owned(self) -> bool:
+        return all(d in self.created for d in self._dirs())
+
     def missing(self) -> list[str]:
         dirs: list[str] = []
         for controller, target in self.paths.items():

@@ -129,6 +129,9 @@ class V2Driver:
         except OSError as e:
             raise OCIError(f"linux.cgroupsPath: giving the cgroup to uid {uid}: {describe(e)}") from None
 
+    def owned(self) -> bool:
+        return self.dir in self.created
+
     def missing(self) -> list[str]:
         dirs, current = [], self.root
         for part in self.path.strip("/").split("/"):
