@@ -34,7 +34,8 @@ def make_in_root(rootfd: int, path: str, directory: bool = True, mode: int = 0o7
 
     Parents are resolved with RESOLVE_IN_ROOT and each missing component is created under an
     fd we hold, so a swapped-in symlink can't redirect creation. A dangling symlink is followed
-    the way the kernel would, inside the rootfs: its target is created there.
+    the way the kernel would, inside the rootfs: its target is created there. A loop, not
+    recursion: a path may have a couple of thousand components.
     """
     rel = clean(path)
     try:
@@ -42,26 +43,38 @@ def make_in_root(rootfd: int, path: str, directory: bool = True, mode: int = 0o7
     except FileNotFoundError:
         if rel == ".":
             raise
-    parent_rel, name = os.path.split(rel)
-    parent = make_in_root(rootfd, parent_rel or ".", True, mode, _links)
-    try:
-        if not stat.S_ISDIR(os.fstat(parent).st_mode):
-            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), "/" + parent_rel)
+    parts = rel.split("/")
+    have = len(parts) - 1  # the deepest ancestor that exists: parts[:have]
+    while have:
         try:
-            if directory:
-                os.mkdir(name, mode, dir_fd=parent)
-            else:
-                os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, mode & 0o666, dir_fd=parent))
-        except FileExistsError:
-            if not stat.S_ISLNK(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode):
-                return open_in_root(rootfd, rel)  # created by someone else meanwhile
-            if _links >= 40:
-                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), "/" + rel) from None
-            target = os.path.join(_path_in_root(rootfd, parent), os.readlink(name, dir_fd=parent))
-            return make_in_root(rootfd, target, directory, mode, _links + 1)
-        return sc.openat2(parent, name, os.O_PATH, sc.RESOLVE_BENEATH | sc.RESOLVE_NO_SYMLINKS)
-    finally:
-        os.close(parent)
+            fd = open_in_root(rootfd, "/".join(parts[:have]))
+            break
+        except FileNotFoundError:
+            have -= 1
+    else:
+        fd = open_in_root(rootfd, ".")
+    for depth in range(have, len(parts)):
+        name, last = parts[depth], depth == len(parts) - 1
+        try:
+            if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), "/" + "/".join(parts[:depth]))
+            try:
+                if directory or not last:
+                    os.mkdir(name, mode, dir_fd=fd)
+                else:
+                    os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, mode & 0o666, dir_fd=fd))
+            except FileExistsError:
+                if stat.S_ISLNK(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+                    if _links >= 40:
+                        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), "/" + rel) from None
+                    target = os.path.join(_path_in_root(rootfd, fd), os.readlink(name, dir_fd=fd), *parts[depth + 1:])
+                    return make_in_root(rootfd, target, directory, mode, _links + 1)
+                # created by someone else meanwhile: go on through it
+            child = sc.openat2(fd, name, os.O_PATH, sc.RESOLVE_BENEATH | sc.RESOLVE_NO_SYMLINKS)
+        finally:
+            os.close(fd)
+        fd = child
+    return fd
 
 
 def _path_in_root(rootfd: int, fd: int) -> str:

@@ -114,6 +114,11 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
             rdt.create()
             c.data["intel_rdt"] = rdt.to_state()
             c.save()
+        if spec.linux.namespace("mount") is None:  # init's mounts will be the host's: note what is there
+            from . import hostmounts
+
+            c.data["host_mounts"] = {"root": spec.root.path, "before": hostmounts.before(spec.root.path)}
+            c.save()
         idmapped = idmap.prepare(spec, bundle)
         opts = processes.Options(container_id, c.dir, bundle, fifo, hook_state(c), no_pivot, not no_new_keyring,
                                  listen_fds + preserve_fds, (c.dirfd,))
@@ -147,6 +152,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
                 log.warning(f"removing the container's cgroup: {cleanup}")
         if rdt is not None:
             _destroy_intel_rdt(rdt)
+        _remove_host_mounts(c)
         c.remove()
         if isinstance(e, HookError):  # runtime.md: a failed create hook continues at destroy + poststop
             from . import hooks
@@ -162,6 +168,14 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
             console.close()
         c.close()
     return master
+
+
+def _remove_host_mounts(c: st.Container) -> None:
+    """A container without a mount namespace mounted in the host's: undo that (hostmounts.py)."""
+    if c.data.get("host_mounts"):
+        from . import hostmounts
+
+        hostmounts.remove_added(c.data["host_mounts"]["root"], c.data["host_mounts"]["before"])
 
 
 def _destroy_intel_rdt(rdt) -> None:
@@ -262,6 +276,7 @@ def _destroy(c: st.Container, status: str) -> None:
         from . import intelrdt
 
         intelrdt.IntelRdt.load(c.data["intel_rdt"]).destroy()
+    _remove_host_mounts(c)
     state = {**hook_state(c), "status": "stopped"}
     c.remove()
     poststop = c.data.get("hooks", {}).get("poststop")

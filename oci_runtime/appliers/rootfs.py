@@ -6,8 +6,8 @@ or a bare chroot when there is no new mount namespace, so the host's mounts are 
 finish() applies `root.readonly` once everything is mounted.
 """
 import os
-import re
 
+from .. import hostmounts
 from .. import syscalls as sc
 from ..errors import OCIError, describe
 from ..model import Spec
@@ -38,16 +38,10 @@ def _mountpoint_of(path: str) -> str:
     best = "/"
     with open("/proc/self/mountinfo", "rb") as f:
         for line in f:
-            mp = unescape_mountinfo(line.split(b" ", 5)[4])
+            mp = hostmounts.unescape(line.split(b" ", 5)[4])
             if (path == mp or path.startswith(mp.rstrip("/") + "/")) and len(mp) > len(best):
                 best = mp
     return best
-
-
-def unescape_mountinfo(field: bytes) -> str:
-    """mountinfo writes space, tab, newline and backslash as \\ooo octal; the rest is raw bytes."""
-    raw = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), field)
-    return os.fsdecode(raw)
 
 
 def enter(spec: Spec, rootfd: int, own_mount_ns: bool, no_pivot: bool) -> None:
