@@ -52,7 +52,9 @@ def _emit(level: str, msg: str) -> None:
         line = jsonio.dumps({"level": level, "msg": msg, "time": now}, compact=False, ensure_ascii=False)
     else:
         line = f'time="{now}" level={level} msg={_quote(msg)}'
-    os.write(_fd, (line + "\n").encode("utf-8", "surrogateescape"))
+    # backslashreplace: a lone surrogate (from a config's \ud800 or a non-UTF-8 argv) becomes
+    # text; the log stays valid UTF-8 and the error is never lost to an encoding error
+    os.write(_fd, (line + "\n").encode("utf-8", "backslashreplace"))
 
 
 def debug(msg: str) -> None:

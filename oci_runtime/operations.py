@@ -12,13 +12,16 @@ from . import faults
 from . import state as st
 from .errors import ContainerNotFound, HookError, InvalidState, OCIError, describe
 
+SIGNAL_MAX = 64  # SIGRTMAX on Linux
 SIGNALS = {name: value for name, value in vars(signal).items()
            if name.startswith("SIG") and not name.startswith("SIG_") and isinstance(value, int)}
 
 
 def parse_signal(text: str) -> int:
     """A signal as runc takes it: a number, `KILL` or `SIGKILL` (any case)."""
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
+        if not 0 < int(text) <= SIGNAL_MAX:
+            raise OCIError(f'unknown signal "{text}"')
         return int(text)
     name = text.upper()
     name = name if name.startswith("SIG") else "SIG" + name

@@ -76,8 +76,10 @@ class Options:
 
 
 def _send(fd: int, msg_type: str, **fields: object) -> None:
-    data = json.dumps({"type": msg_type, **fields})
-    os.write(fd, data[:3800].encode() + b"\n")
+    """One JSON line, written at once (under PIPE_BUF: an error text is cut short, not the JSON)."""
+    if isinstance(fields.get("msg"), str) and len(fields["msg"]) > 2000:
+        fields["msg"] = fields["msg"][:2000] + "..."
+    os.write(fd, json.dumps({"type": msg_type, **fields}).encode() + b"\n")
 
 
 def _await(control: int, msg_type: str) -> None:

@@ -23,10 +23,17 @@ EXEC_FIFO = "exec.fifo"
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+-.")
 
 
+MAX_ID = 200  # the hidden ".<id>.creating.<pid>" it is built under must fit in a file name (255)
+
+
 def validate_id(container_id: str) -> None:
-    """Ids become directory names: no separators, no `.`/`..`, nothing exotic (as runc)."""
-    if not container_id or not _ID_CHARS.issuperset(container_id) or container_id in (".", ".."):
-        raise OCIError(f"invalid container id {container_id!r}: use letters, digits and _ + - . only")
+    """Ids become directory names: letters, digits and _ + - . (as runc), not starting with a dot
+    (hidden names are our half-made containers'; runc allows it), at most MAX_ID long."""
+    if not container_id or not _ID_CHARS.issuperset(container_id) or container_id.startswith("."):
+        raise OCIError(f"invalid container id {container_id!r}: use letters, digits and _ + - . only, "
+                       "not starting with a dot")
+    if len(container_id) > MAX_ID:
+        raise OCIError(f"invalid container id: longer than {MAX_ID} characters")
 
 
 def now_rfc3339nano() -> str:

@@ -69,6 +69,8 @@ def load_config(bundle_dir: str) -> dict[str, Any]:
         raise ConfigError(f"config.json: invalid JSON at line {err.lineno} column {err.colno}: {err.msg}") from None
     except RecursionError:
         raise ConfigError("config.json: invalid JSON: nested too deeply") from None
+    except ValueError as err:  # e.g. an integer of more digits than int() converts
+        raise ConfigError(f"config.json: invalid JSON: {err}") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"config.json: (root): {_show(doc)} is not an object")
     return doc
@@ -221,6 +223,7 @@ def _describe_alternatives(error: ValidationError) -> tuple[JsonPath, str]:
 
 def _config_problems(doc: Any, require_process: bool) -> Iterator[tuple[JsonPath, str]]:
     """The spec's MUSTs that the schema cannot express; doc already matches config-schema.json."""
+    yield from _unusable_strings(doc)
     if require_process and "process" not in doc:
         yield ["process"], "is required to create a container"
     process = doc.get("process", {})
@@ -229,6 +232,36 @@ def _config_problems(doc: Any, require_process: bool) -> Iterator[tuple[JsonPath
     yield from _duplicates(["process", "rlimits"], process.get("rlimits", []), "type")
     yield from _seccomp_errno_problems(linux.get("seccomp"))
     yield from _idmap_problems(doc.get("mounts", []), linux.get("namespaces", []))
+
+
+def _unusable_text(value: str) -> str | None:
+    if "\x00" in value:
+        return "contains a NUL character"
+    try:
+        value.encode()
+    except UnicodeEncodeError:  # a lone surrogate (\\ud800): no UTF-8 spelling for the kernel
+        return "is not valid Unicode text (a lone surrogate)"
+    return None
+
+
+def _unusable_strings(doc: Any) -> Iterator[tuple[JsonPath, str]]:
+    """JSON can carry \\u0000 and lone surrogates; no path, argument or name the kernel takes can:
+    refuse them by name rather than fail deep inside create. (A loop: documents nest as deep as
+    the parser allows.)"""
+    stack: list[tuple[JsonPath, Any]] = [([], doc)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str) and (problem := _unusable_text(value)):
+            yield path, problem
+            return
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if problem := _unusable_text(key):
+                    yield path, f"a key {problem}"
+                    return
+                stack.append(([*path, key], item))
+        elif isinstance(value, list):
+            stack.extend(([*path, i], item) for i, item in enumerate(value))
 
 
 def _duplicates(path: JsonPath, entries: Sequence[dict[str, Any]], key: str) -> Iterator[tuple[JsonPath, str]]:
