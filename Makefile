@@ -14,7 +14,7 @@ test: setup
 	$(VENV)/bin/pytest -q
 
 bench: setup
-	$(PY) bench/run_true.py
+	$(PY) bench/bench.py --stages --write
 
 setup: deps install rootfs
 

@@ -1,0 +1,188 @@
+"""--stages: where oci-runtime's `create` and `run` spend their time.
+
+wall = k interpreter start-ups (k x `python -c pass`; k = 2 because create/run re-exec from a sealed
+interpreter copy) + imports beyond those start-ups (-X importtime) + the rest (the runtime's own work).
+Optionally strace -c -f for the kernel time of the syscalls. Only oci-runtime: runc and crun have no
+interpreter or imports to split off.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+from figures import OURS, Bench, ms
+from harness import CommandFailed, Runtime
+
+HEADER = "import time: self [us] | cumulative | imported package"
+
+
+def parse_importtime(text: str) -> tuple[int, float, dict[str, float]]:
+    """From -X importtime's stderr: interpreter start-ups (one header each), the sum of top-level
+    cumulative times (ms) and the per-module top-level times (ms)."""
+    starts = 0
+    total = 0.0
+    top: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith(HEADER):
+            starts += 1
+            continue
+        if not line.startswith("import time:"):
+            continue
+        parts = line[len("import time:"):].split("|")
+        if len(parts) != 3 or parts[2].startswith("  "):  # nested import: already in its parent's cumulative
+            continue
+        cumulative = int(parts[1]) / 1000.0
+        name = parts[2].strip()
+        total += cumulative
+        top[name] = top.get(name, 0.0) + cumulative
+    return starts, total, top
+
+
+def parse_strace_summary(text: str) -> tuple[float, int, list[tuple[str, float, int]]]:
+    """From `strace -c`: total seconds, total calls, and (syscall, seconds, calls) by time, largest first."""
+    rows = []
+    total_s, total_calls = 0.0, 0
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 5 or not fields[0].replace(".", "", 1).isdigit():
+            continue
+        seconds, calls, name = float(fields[1]), int(fields[3]), fields[-1]
+        if name == "total":
+            total_s, total_calls = seconds, calls
+        else:
+            rows.append((name, seconds, calls))
+    rows.sort(key=lambda r: r[1], reverse=True)
+    return total_s, total_calls, rows
+
+
+def _command(rt: Runtime, which: str, cid: str) -> list[str]:
+    """Arguments of the staged command (always the /bin/true bundle)."""
+    return [which, "--bundle", str(rt.bundle("true")), cid]
+
+
+def _after(b: Bench, rt: Runtime, which: str, cid: str) -> None:
+    """Untimed clean-up of one staged command: a created container is force-deleted."""
+    if which == "create":
+        b.delete(rt, cid, force=True)
+    else:
+        rt.live.discard(cid)
+
+
+def _strace(b: Bench, rt: Runtime, which: str, tmp: Path) -> tuple[float, int, list[tuple[str, float, int]]]:
+    """strace -f -c one command. For create, strace also follows the init, which waits for `start`: so we
+    wait (untimed) for the created state, start it, and strace ends when /bin/true has exited."""
+    out = tmp / f"strace-{which}.txt"
+    cid = rt.new_id()
+    argv = [shutil.which("strace") or "strace", "-f", "-c", "-o", str(out), "--", *rt.argv(*_command(rt, which, cid))]
+    proc = b.launcher.spawn(argv, rt.mntns)
+    if which == "create":
+        deadline = time.monotonic() + 60
+        while True:
+            st = b.launcher.run(rt.argv("state", cid), rt.mntns)
+            if st.code == 0 and '"created"' in st.out:
+                break
+            if time.monotonic() > deadline:
+                b.launcher.kill(proc)
+                raise CommandFailed("strace'd create never reached the created state")
+            time.sleep(0.01)
+        b.cmd(rt, "start", cid)
+    b.launcher.wait(proc, 120).check()
+    if which == "create":
+        b.delete(rt, cid, force=True)
+    else:
+        rt.live.discard(cid)
+    return parse_strace_summary(out.read_text())
+
+
+def stages(b: Bench, tmp: Path) -> list[str]:
+    """Measure the breakdown and return it as Markdown lines."""
+    rt = next((x for x in b.runtimes if x.name == OURS), None)
+    if rt is None:
+        return []
+    reps = b.s.stage_reps
+    py = b.s.python
+
+    def importtime(argv: list[str]) -> tuple[int, float, dict[str, float]]:
+        o = b.launcher.run(argv)
+        if b.survive_reinstall(rt, [o]):
+            o = b.launcher.run(argv)
+        return parse_importtime(o.check().err)
+
+    floor = [ms(b.launcher.run([py, "-c", "pass"]).check()) for _ in range(reps)]
+    floor_runs = [importtime([py, "-X", "importtime", "-c", "pass"]) for _ in range(reps)]
+    t_pass, i_pass = statistics.median(floor), statistics.median(r[1] for r in floor_runs)
+    startup_mods = set(floor_runs[0][2])  # site, encodings, ...: part of every start-up
+
+    cols: dict[str, dict[str, str]] = {}
+    for which in ("create", "run"):
+        walls, imports, starts_seen = [], [], []
+        tops: dict[str, list[float]] = {}
+        for i in range(1 + reps):  # one warm-up
+            cid = rt.new_id()
+            o = b.cmd(rt, *_command(rt, which, cid))
+            _after(b, rt, which, cid)
+            cid = rt.new_id()
+            starts, total, top = importtime([py, "-X", "importtime", rt.binary, "--root", str(rt.root),
+                                             *_command(rt, which, cid)])
+            _after(b, rt, which, cid)
+            if i:
+                walls.append(ms(o))
+                imports.append(total)
+                starts_seen.append(starts)
+                for name, t in top.items():
+                    tops.setdefault(name, []).append(t)
+        wall = statistics.median(walls)
+        k = max(set(starts_seen), key=starts_seen.count)
+        startup = k * t_pass
+        extra = statistics.median(imports) - k * i_pass
+        slowest = sorted(((statistics.median(v), n) for n, v in tops.items()), reverse=True)
+        slowest_txt = ", ".join([f"`{n}` {t:.1f}" for t, n in slowest if n not in startup_mods][:6])
+        col = {
+            "wall": f"{wall:.1f}",
+            "startup": f"{startup:.1f} ({k} × {t_pass:.1f})",
+            "imports": f"{extra:.1f}",
+            "rest": f"{wall - startup - extra:.1f}",
+            "slowest": slowest_txt,
+        }
+        if shutil.which("strace"):
+            try:
+                total_s, calls, rows = _strace(b, rt, which, tmp)
+                col["strace"] = f"{total_s * 1000:.1f} ms in {calls} calls"
+                col["strace_top"] = ", ".join(f"{n} {s * 1000:.1f} ({c})" for n, s, c in rows[:6])
+            except (CommandFailed, OSError, ValueError) as exc:
+                col["strace"] = f"failed: {exc}"
+                col["strace_top"] = ""
+        cols[which] = col
+
+    labels = [
+        ("wall", f"wall time, median of {reps}, ms"),
+        ("startup", "interpreter start-ups: k × `python -c pass`, ms"),
+        ("imports", "imports beyond those start-ups' own (`-X importtime`, top-level cumulative), ms"),
+        ("rest", "rest: the runtime's own work (wall − the two above), ms"),
+        ("slowest", "largest top-level imports (cumulative ms, under -X importtime)"),
+        ("strace", "`strace -c -f`: kernel time in syscalls (all processes)"),
+        ("strace_top", "`strace -c -f`: top syscalls, ms (calls)"),
+    ]
+    lines = [
+        "## Stages of oci-runtime's `create` and `run`",
+        "",
+        (f"`python -c pass` = {t_pass:.1f} ms, of which its own start-up imports (site, encodings, …) "
+         f"{i_pass:.1f} ms under -X importtime."),
+        "",
+        "| stage | `create` | `run` |",
+        "|---|---:|---:|",
+    ]
+    for key, label in labels:
+        if any(key in c for c in cols.values()):
+            lines.append(f"| {label} | {cols['create'].get(key, '')} | {cols['run'].get(key, '')} |")
+    lines += [
+        "",
+        ("-X importtime inflates what it measures a little, and it also counts imports done by the forked "
+         "init before it execs the container's process; strace -c reports system time spent in syscalls "
+         "(not wall time) while slowing everything else down, so read it only for proportions."),
+        "",
+    ]
+    return lines
