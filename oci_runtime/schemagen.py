@@ -101,6 +101,17 @@ def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def _emit_length_bounds(where: str, schema: dict[str, Any], keywords: tuple[str, str], var: str, out: list[str],
+                        indent: str) -> None:
+    """minItems/maxItems or minLength/maxLength: len(var) against the bound."""
+    for keyword, op in zip(keywords, ("<", ">")):
+        if keyword in schema:
+            if not _is_count(schema[keyword]):
+                raise SchemaGenError(f"{where}: {keyword} must be a non-negative integer")
+            out.append(f"{indent}if len({var}) {op} {schema[keyword]!r}:")
+            out.append(f"{indent}    return False")
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -536,12 +547,7 @@ class Generator:
     def emit_array(self, fn: _Function, location: Location, schema: dict[str, Any], var: str, out, indent: str):
         where = _where(location)
         file, pointer = location
-        for keyword, op in (("minItems", "<"), ("maxItems", ">")):
-            if keyword in schema:
-                if not _is_count(schema[keyword]):
-                    raise SchemaGenError(f"{where}: {keyword} must be a non-negative integer")
-                out.append(f"{indent}if len({var}) {op} {schema[keyword]!r}:")
-                out.append(f"{indent}    return False")
+        _emit_length_bounds(where, schema, ("minItems", "maxItems"), var, out, indent)
         if "uniqueItems" in schema:
             if not isinstance(schema["uniqueItems"], bool):
                 raise SchemaGenError(f"{where}: uniqueItems must be a boolean")
@@ -576,12 +582,7 @@ class Generator:
                 out.extend(block)
 
     def emit_string(self, fn: _Function, location: Location, schema: dict[str, Any], var: str, out, indent: str):
-        for keyword, op in (("minLength", "<"), ("maxLength", ">")):
-            if keyword in schema:
-                if not _is_count(schema[keyword]):
-                    raise SchemaGenError(f"{_where(location)}: {keyword} must be a non-negative integer")
-                out.append(f"{indent}if len({var}) {op} {schema[keyword]!r}:")
-                out.append(f"{indent}    return False")
+        _emit_length_bounds(_where(location), schema, ("minLength", "maxLength"), var, out, indent)
         if "pattern" in schema:
             index = self.pattern(location, schema["pattern"])
             out.append(f"{indent}if not _search({index}, {var}):")

@@ -121,7 +121,10 @@ def bundle(tmp_path: Path):
         parent.chmod(parent.stat().st_mode | 0o711)
     config = busybox_config("true")
     config["root"]["path"] = str(rootfs)
-    return Bundle(path, config)
+    yield Bundle(path, config)
+    # rm, not pytest's tmp cleanup: a container may leave a directory tree thousands deep
+    # (a long cwd is made in the rootfs), which shutil.rmtree's recursion can't remove
+    subprocess.run(["rm", "-rf", "--one-file-system", str(rootfs)], check=False)
 
 
 @pytest.fixture

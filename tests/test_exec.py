@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from conftest import OCI_RUNTIME, error_message
+from soak import reap
 from test_lifecycle import wait_status
 
 import pytest
@@ -25,12 +26,7 @@ def subreaper():
     prctl.set_child_subreaper(True)
     yield
     prctl.set_child_subreaper(False)
-    while True:
-        try:
-            if os.waitpid(-1, os.WNOHANG) == (0, 0):
-                break
-        except ChildProcessError:
-            break
+    reap()
 
 
 def start_sleeper(rt, bundle, cid: str = "e1", start: bool = True) -> int:
@@ -345,7 +341,8 @@ def test_exec_cpu_affinity_final_is_the_processs_and_the_init_ignores_it(runtime
     path.write_text(json.dumps({**process, "execCPUAffinity": {"final": "3-1"}}))
     proc = runtime("exec", "--process", str(path), "e1")
     assert proc.returncode == 255
-    assert error_message(proc.stderr) == "exec failed: process.execCPUAffinity.final: '3-1' is not a number or a range like 0-3"
+    assert error_message(proc.stderr) == ("exec failed: process.execCPUAffinity.final: "
+                                          "'3-1' is not a number or a range like 0-3")
 
 
 def test_exec_without_exec_cpu_affinity_has_the_inits_allowed_cpus(runtime, bundle):
