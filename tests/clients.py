@@ -111,6 +111,7 @@ class Podman:
         self.env = {**os.environ, "CONTAINERS_CONF": str(tmp / "containers.conf"),
                     "CONTAINERS_STORAGE_CONF": str(tmp / "storage.conf")}
         self.mounts_before = mountinfo().count("\n")
+        self.cgroups_before = set(cgroup_dirs("libpod_parent") + cgroup_dirs("conmon"))
 
     def argv(self, *args: str) -> list[str]:
         runtime = ["--runtime", OCI_RUNTIME] if self.explicit else []
@@ -135,15 +136,25 @@ class Podman:
         return self("run", "-d", *options, "--rootfs", str(self.rootfs), *cmd).stdout.strip()
 
     def close(self) -> list[str]:
-        """Remove every container; kill what is left of conmon; return what leaked (for the test to assert on)."""
-        ids = self("ps", "-aq", "--no-trunc", check=False).stdout.split()
-        self("rm", "-af", "-t", "0", check=False)
-        kill_and_wait(pids_matching(str(self.tmp)))
-        leaks = [f"state of {i}" for i in ids if (DEFAULT_ROOT / i).exists()]
-        leaks += [f"cgroup {d}" for i in ids for d in cgroup_dirs(f"libpod-{i}")]
-        if mountinfo().count("\n") != self.mounts_before:
-            leaks.append("mounts in the host namespace")
-        shutil.rmtree(self.tmp)
+        """Remove every container; kill what is left of conmon; remove the cgroups podman made for
+        conmon (libpod_parent/conmon) if they were not there before; return what leaked (for the
+        test to assert on)."""
+        try:
+            ids = self("ps", "-aq", "--no-trunc", check=False).stdout.split()
+            self("rm", "-af", "-t", "0", check=False)
+            kill_and_wait(pids_matching(str(self.tmp)))
+            leaks = [f"state of {i}" for i in ids if (DEFAULT_ROOT / i).exists()]
+            leaks += [f"cgroup {d}" for i in ids for d in cgroup_dirs(f"libpod-{i}")]
+            if mountinfo().count("\n") != self.mounts_before:
+                leaks.append("mounts in the host namespace")
+        finally:
+            for d in sorted(set(cgroup_dirs("conmon") + cgroup_dirs("libpod_parent")) - self.cgroups_before,
+                            key=len, reverse=True):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass  # still in use (another test's podman)
+            shutil.rmtree(self.tmp, ignore_errors=True)
         return leaks
 
 
