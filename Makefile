@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 BUNDLE := bundles/busybox
 APT    := build-essential python3-dev python3-venv libcap-dev libseccomp-dev busybox-static runc \
-          golang-github-opencontainers-specs-dev podman conmon containerd
+          golang-github-opencontainers-specs-dev podman conmon containerd iproute2
 
 .PHONY: demo test setup deps install rootfs bench
 

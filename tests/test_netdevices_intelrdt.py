@@ -14,7 +14,7 @@ def test_net_devices_are_moved_into_the_container_up_with_their_addresses(runtim
     bundle.config["linux"]["netDevices"] = {"oci-nd0": {"name": "ctr0"}}
     bundle.config["process"]["args"] = ["sh", "-c", "ip -o addr show dev ctr0; ip -o link show dev ctr0"]
     script = ("ip link add oci-nd0 type ifb && ip addr add 192.0.2.7/24 dev oci-nd0 && "
-              f'"$0" --root "$1" run --bundle "$2" nd1; echo "host: $(ip -o link show | grep -c oci-nd0)"')
+              '"$0" --root "$1" run --bundle "$2" nd1; echo "host: $(ip -o link show | grep -c oci-nd0)"')
     proc = subprocess.run(["unshare", "--net", "sh", "-c", script, OCI_RUNTIME, str(runtime.root), bundle.write()],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
