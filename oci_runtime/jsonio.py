@@ -41,6 +41,11 @@ def loads(data: str | bytes) -> object:
     return value
 
 
+def string(text: str) -> str:
+    """A JSON string literal, non-ASCII kept as is (json.dumps(text, ensure_ascii=False))."""
+    return _json.encode_basestring(text)
+
+
 def _not_serializable(obj: object) -> object:
     raise TypeError(f"{type(obj).__name__} is not JSON serializable")
 

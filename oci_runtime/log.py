@@ -4,7 +4,6 @@ containerd takes the `msg` of the last error line of `--log`; podman parses the 
 JSON object, so a failed command writes exactly one error line there (debug lines need --debug).
 The library calls warning()/debug(); only the CLI calls configure() and error().
 """
-from _json import encode_basestring as _json_string  # json.dumps(text, ensure_ascii=False)
 import os
 import sys
 import time
@@ -41,7 +40,7 @@ def _quote(text: str) -> str:
     """logrus quotes a value only when it holds characters outside a safe set."""
     if text and all(c in _SAFE for c in text):
         return text
-    return _json_string(text)
+    return jsonio.string(text)
 
 
 def _emit(level: str, msg: str) -> None:

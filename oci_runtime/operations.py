@@ -3,8 +3,8 @@
 Nothing here prints. Hot commands (state, start, kill, delete, list) import only the standard
 library; create pulls in validation, the model and the appliers when it runs.
 """
-import os
 import _signal as signal  # the signal module builds enums at import (~3 ms); the numbers are all we need
+import os
 import select
 import time
 
@@ -52,8 +52,19 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     foreground: for `run` without --detach; with process.terminal and no console_socket, the pty
     master is returned (the caller proxies it), else None."""
     from . import cgroups, model, processes, validate
-    from .appliers import (capabilities, idmap, iopriority, lsm, memorypolicy, process, rlimits, scheduler, seccomp,
-                           sysctl, terminal)
+    from .appliers import (
+        capabilities,
+        idmap,
+        iopriority,
+        lsm,
+        memorypolicy,
+        process,
+        rlimits,
+        scheduler,
+        seccomp,
+        sysctl,
+        terminal,
+    )
 
     st.validate_id(container_id)
     bundle = os.path.abspath(bundle)
@@ -94,7 +105,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     faults.point("create:state-dir")
     pid = 0
     fifo = -1
-    console = master = cgroup = None
+    console = master = None
     idmapped: dict[int, int] = {}
     try:
         fifo = os.open(c.path(st.EXEC_FIFO), os.O_PATH | os.O_CLOEXEC)
@@ -146,16 +157,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     except BaseException as e:
         if pid:
             _kill_wait(pid, signal.SIGKILL)
-        if cgroup is not None:
-            try:
-                _destroy_cgroup(cgroup, pid, None)
-            except OCIError as cleanup:  # the create error is the one to report
-                from . import log
-
-                log.warning(f"removing the container's cgroup: {cleanup}")
-        if rdt is not None:
-            _destroy_intel_rdt(rdt)
-        _remove_host_mounts(c)
+        _release(c, pid, None, warn=True)  # the create error is the one to report
         c.remove()
         if isinstance(e, HookError):  # runtime.md: a failed create hook continues at destroy + poststop
             from . import hooks
@@ -173,22 +175,34 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     return master
 
 
-def _remove_host_mounts(c: st.Container) -> None:
-    """A container without a mount namespace mounted in the host's: undo that (hostmounts.py)."""
+def _release(c: st.Container, init_pid: int, init_start_time: int | None, warn: bool) -> None:
+    """Undo what create made for the container besides its state dir, as recorded there: its cgroup
+    (killing what still runs in it), its resctrl group, and the mounts its init made in the host's
+    mount namespace when it had none of its own (hostmounts.py). warn: a failure is a warning (after
+    a failed create, whose error is the one to report) instead of the error."""
+    steps = []
+    if c.data.get("cgroup"):
+        from . import cgroups
+
+        steps.append(("cgroup", lambda: _destroy_cgroup(cgroups.load(c.data["cgroup"]), init_pid, init_start_time)))
+    if c.data.get("intel_rdt"):
+        from . import intelrdt
+
+        steps.append(("resctrl group", intelrdt.IntelRdt.load(c.data["intel_rdt"]).destroy))
     if c.data.get("host_mounts"):
         from . import hostmounts
 
-        hostmounts.remove_added(c.data["host_mounts"]["root"], c.data["host_mounts"]["before"])
+        steps.append(("mounts", lambda: hostmounts.remove_added(c.data["host_mounts"]["root"],
+                                                                c.data["host_mounts"]["before"])))
+    for what, step in steps:
+        try:
+            step()
+        except OCIError as e:
+            if not warn:
+                raise
+            from . import log
 
-
-def _destroy_intel_rdt(rdt) -> None:
-    """After a failed create: the create error is the one to report."""
-    try:
-        rdt.destroy()
-    except OCIError as cleanup:
-        from . import log
-
-        log.warning(f"removing the container's resctrl group: {cleanup}")
+            log.warning(f"removing the container's {what}: {e}")
 
 
 def hook_state(c: st.Container) -> dict:
@@ -268,18 +282,10 @@ def _release_init(c: st.Container) -> bytes:
 
 def _destroy(c: st.Container, status: str) -> None:
     """runtime.md lifecycle step 12-13 after a failed start: stop, delete, run poststop hooks."""
-    if c.data.get("cgroup"):  # kills every process of the container, paused ones too
-        from . import cgroups
-
-        _destroy_cgroup(cgroups.load(c.data["cgroup"]), c.pid, c.data.get("init_start_time"))
-    elif status != "stopped" and c.pid:
+    if not c.data.get("cgroup") and status != "stopped" and c.pid:  # else the cgroup's removal kills them
         for pid in container_pids(c):
             _kill_wait(pid, signal.SIGKILL)
-    if c.data.get("intel_rdt"):
-        from . import intelrdt
-
-        intelrdt.IntelRdt.load(c.data["intel_rdt"]).destroy()
-    _remove_host_mounts(c)
+    _release(c, c.pid, c.data.get("init_start_time"), warn=False)
     state = {**hook_state(c), "status": "stopped"}
     c.remove()
     poststop = c.data.get("hooks", {}).get("poststop")
@@ -611,8 +617,17 @@ def exec_process(root: str, container_id: str, process_obj: dict, detach: bool =
     cgroup, with the container's config otherwise. Detached: returns 0 once it runs (its pid in
     pid_file); else waits and returns its exit status (128 + signal if killed)."""
     from . import cgroups, model, processes, validate
-    from .appliers import (capabilities, cpuaffinity, iopriority, lsm, memorypolicy, rlimits, scheduler, seccomp,
-                           terminal)
+    from .appliers import (
+        capabilities,
+        cpuaffinity,
+        iopriority,
+        lsm,
+        memorypolicy,
+        rlimits,
+        scheduler,
+        seccomp,
+        terminal,
+    )
 
     c = st.open_container(root, container_id)
     console = None

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from conftest import OCI_RUNTIME, REPO, ROOTFS, mountinfo
+from conftest import OCI_RUNTIME, REPO, ROOTFS, cgroup_dirs, mountinfo
 
 DEFAULT_ROOT = Path("/run/oci-runtime")  # conmon never passes --root
 
@@ -61,12 +61,6 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
-
-
-def cgroup_dirs(name: str) -> list[str]:
-    """Every cgroup directory, in any hierarchy, whose name is `name` (os.walk: other containers'
-    cgroups come and go meanwhile)."""
-    return [os.path.join(d, name) for d, subdirs, _ in os.walk("/sys/fs/cgroup") if name in subdirs]
 
 
 def readme_block(section: str, lang: str) -> str:

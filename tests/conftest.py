@@ -28,6 +28,23 @@ def mountinfo() -> str:
         return f.read()
 
 
+def cgroup_dirs(name: str) -> list[str]:
+    """Every cgroup directory, in any hierarchy, named `name` (os.walk, not rglob: other
+    containers' cgroups come and go meanwhile)."""
+    return [os.path.join(d, name) for d, subdirs, _ in os.walk("/sys/fs/cgroup") if name in subdirs]
+
+
+def reap() -> None:
+    """Reap every exited child, as conmon and containerd's shim do for the containers' inits when
+    they are child subreapers."""
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG) == (0, 0):
+                return
+        except ChildProcessError:
+            return
+
+
 def error_message(stderr: str) -> str:
     """The msg of the one logrus-style error line on stderr (`time=... level=error msg="..."`)."""
     lines = stderr.splitlines()

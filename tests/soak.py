@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-RUNTIME = str(Path(sys.executable).parent / "oci-runtime")
+from conftest import OCI_RUNTIME as RUNTIME  # tests/ is this script's directory
+from conftest import REPO, reap
 
 
 def snapshot(root: Path, tag: str) -> dict:
@@ -79,16 +79,6 @@ def cycle(runtime: str, root: Path, bundle: str, cid: str) -> None:
                 break
         time.sleep(0.01)
     _run(runtime, root, "delete", cid)
-
-
-def reap() -> None:
-    """As conmon and containerd's shim do: the containers' inits are ours to reap (subreaper)."""
-    while True:
-        try:
-            if os.waitpid(-1, os.WNOHANG) == (0, 0):
-                return
-        except ChildProcessError:
-            return
 
 
 def soak(cycles: int, runtime: str = RUNTIME) -> dict:

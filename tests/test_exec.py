@@ -7,8 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import OCI_RUNTIME, error_message
-from soak import reap
+from conftest import OCI_RUNTIME, error_message, reap
 from test_lifecycle import wait_status
 
 import pytest

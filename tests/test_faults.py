@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Runtime
+from conftest import Runtime, cgroup_dirs
 
 from oci_runtime import faults
 
@@ -19,11 +19,6 @@ CID = "f1"
 
 def faulty(step: str) -> dict:
     return {**os.environ, "OCI_RUNTIME_FAULT": step}
-
-
-def cgroup_dirs(cid: str) -> list[str]:
-    """Cgroup directories named cid in any hierarchy (os.walk: other tests' cgroups come and go)."""
-    return [os.path.join(d, cid) for d, subdirs, _ in os.walk("/sys/fs/cgroup") if cid in subdirs]
 
 
 def holders(root: Path) -> list[str]:
