@@ -6,6 +6,7 @@ containers.conf, storage, --root/--runroot/--tmpdir; containerd runs in a privat
 with a tmpfs over /run (its shim sockets, fifos and runtime root live there) and its own root and
 state directories. Everything started is stopped by pid at teardown.
 """
+import errno
 import hashlib
 import io
 import json
@@ -142,12 +143,17 @@ class Podman:
             if mountinfo().count("\n") != self.mounts_before:
                 leaks.append("mounts in the host namespace")
         finally:
+            deadline = time.monotonic() + 5  # an exited conmon holds its cgroup until it is reaped
             for d in sorted(set(cgroup_dirs("conmon") + cgroup_dirs("libpod_parent")) - self.cgroups_before,
                             key=len, reverse=True):
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    pass  # still in use (another test's podman)
+                while True:
+                    try:
+                        os.rmdir(d)
+                    except OSError as e:
+                        if e.errno == errno.EBUSY and time.monotonic() < deadline:
+                            time.sleep(0.05)
+                            continue
+                    break
             shutil.rmtree(self.tmp, ignore_errors=True)
         return leaks
 
