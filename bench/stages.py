@@ -1,7 +1,8 @@
 """--stages: where oci-runtime's `create` and `run` spend their time.
 
-wall = k interpreter start-ups (k x `python -c pass`; k = 2 because create/run re-exec from a sealed
-interpreter copy) + imports beyond those start-ups (-X importtime) + the rest (the runtime's own work).
+wall = k interpreter start-ups (`python -c pass`, then k - 1 x `python -I -S -c pass`: k = 2 because
+create/run re-exec from a sealed interpreter copy, with -I -S) + imports beyond those start-ups (-X importtime)
++ the rest (the runtime's own work).
 Optionally strace -c -f for the kernel time of the syscalls. Only oci-runtime: runc and crun have no
 interpreter or imports to split off.
 """
@@ -114,6 +115,10 @@ def stages(b: Bench, tmp: Path) -> list[str]:
     floor = [ms(b.launcher.run([py, "-c", "pass"]).check()) for _ in range(reps)]
     floor_runs = [importtime([py, "-X", "importtime", "-c", "pass"]) for _ in range(reps)]
     t_pass, i_pass = statistics.median(floor), statistics.median(r[1] for r in floor_runs)
+    # the sealed copy's start-up (oci_runtime/sealed.py: -I -S)
+    sealed = [ms(b.launcher.run([py, "-I", "-S", "-c", "pass"]).check()) for _ in range(reps)]
+    sealed_runs = [importtime([py, "-X", "importtime", "-I", "-S", "-c", "pass"]) for _ in range(reps)]
+    t_sealed, i_sealed = statistics.median(sealed), statistics.median(r[1] for r in sealed_runs)
     startup_mods = set(floor_runs[0][2])  # site, encodings, ...: part of every start-up
 
     cols: dict[str, dict[str, str]] = {}
@@ -136,13 +141,13 @@ def stages(b: Bench, tmp: Path) -> list[str]:
                     tops.setdefault(name, []).append(t)
         wall = statistics.median(walls)
         k = max(set(starts_seen), key=starts_seen.count)
-        startup = k * t_pass
-        extra = statistics.median(imports) - k * i_pass
+        startup = t_pass + (k - 1) * t_sealed
+        extra = statistics.median(imports) - i_pass - (k - 1) * i_sealed
         slowest = sorted(((statistics.median(v), n) for n, v in tops.items()), reverse=True)
         slowest_txt = ", ".join([f"`{n}` {t:.1f}" for t, n in slowest if n not in startup_mods][:6])
         col = {
             "wall": f"{wall:.1f}",
-            "startup": f"{startup:.1f} ({k} × {t_pass:.1f})",
+            "startup": f"{startup:.1f} ({t_pass:.1f} + {k - 1} × {t_sealed:.1f})",
             "imports": f"{extra:.1f}",
             "rest": f"{wall - startup - extra:.1f}",
             "slowest": slowest_txt,
@@ -159,7 +164,7 @@ def stages(b: Bench, tmp: Path) -> list[str]:
 
     labels = [
         ("wall", f"wall time, median of {reps}, ms"),
-        ("startup", "interpreter start-ups: k × `python -c pass`, ms"),
+        ("startup", "interpreter start-ups: `python -c pass` + (k − 1) × `python -I -S -c pass`, ms"),
         ("imports", "imports beyond those start-ups' own (`-X importtime`, top-level cumulative), ms"),
         ("rest", "rest: the runtime's own work (wall − the two above), ms"),
         ("slowest", "largest top-level imports (cumulative ms, under -X importtime)"),
@@ -170,7 +175,8 @@ def stages(b: Bench, tmp: Path) -> list[str]:
         "## Stages of oci-runtime's `create` and `run`",
         "",
         (f"`python -c pass` = {t_pass:.1f} ms, of which its own start-up imports (site, encodings, …) "
-         f"{i_pass:.1f} ms under -X importtime."),
+         f"{i_pass:.1f} ms under -X importtime; `python -I -S -c pass` (the sealed copy's start-up) = "
+         f"{t_sealed:.1f} ms, {i_sealed:.1f} ms of imports."),
         "",
         "| stage | `create` | `run` |",
         "|---|---:|---:|",

@@ -1,6 +1,4 @@
 """`python -m oci_runtime`: the same as the `oci-runtime` command."""
-import sys
+from .cli import exit_now, main
 
-from .cli import main
-
-sys.exit(main())
+exit_now(main())

@@ -511,6 +511,19 @@ def _check_nargs(name: str, c: Command, args: list[str]) -> None:
         raise UsageError(f'{PROG}: "{name}" requires a maximum of {hi} argument(s)')
 
 
+def exit_now(status: int) -> None:
+    """End the process with `status` once stdout and stderr are flushed, skipping the interpreter's
+    teardown (freeing every module and object: ~1.5 ms, a third of what `state` may cost over
+    Python's start-up). Nothing of ours needs it: files are closed by the kernel, the log is
+    unbuffered. Output that cannot be written is exit status 120, as Python's own exit does."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            status = status or 120
+    os._exit(status)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     g: dict = {"debug": False}

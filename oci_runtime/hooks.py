@@ -7,12 +7,16 @@ switch, startContainer after it), `start` (poststart) and `delete` (poststop).
 Hooks are given as the model's Hook objects or, in start/delete (which must not import the
 model), as the raw JSON dicts; both have path/args/env/timeout.
 """
-import json
-import time
-from typing import Any
+from __future__ import annotations
 
-from . import log
+import time
+
+from . import jsonio, log
 from .errors import HookError, describe
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _field(hook: Any, name: str) -> Any:
@@ -50,7 +54,7 @@ def run_one(hook: Any, state: dict) -> str | None:
         return describe(e)
     started = time.monotonic()
     try:
-        _, err = proc.communicate(json.dumps(state).encode(), timeout=timeout)
+        _, err = proc.communicate(jsonio.dumps(state, compact=False).encode(), timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()

@@ -36,6 +36,10 @@ def loads(data: str | bytes) -> object:
         value, end = _scan(text, start)
     except StopIteration as e:
         raise ValueError(f"invalid JSON at character {e.value}") from None
+    except SystemError:  # _json raises syntax errors as json.decoder.JSONDecodeError, found only once imported
+        import json.decoder  # noqa: F401 (now in sys.modules: the scanner raises it, a ValueError)
+
+        value, end = _scan(text, start)
     if text[end:].strip(_WHITESPACE):
         raise ValueError(f"invalid JSON: extra data at character {end}")
     return value

@@ -44,6 +44,13 @@ def _stop_signal(annotations: dict[str, str]) -> int | None:
         raise OCIError(f"config.json: annotations[{STOP_SIGNAL!r}]: {e}") from None
 
 
+def _check_terminal(terminal: bool, console_socket: str | None, detached: bool) -> None:
+    if terminal or console_socket:  # appliers.terminal imports socket, termios, tty: only for those
+        from .appliers import terminal as applier
+
+        applier.check(terminal, console_socket, detached)
+
+
 def create(root: str, container_id: str, bundle: str, pid_file: str | None = None,
            console_socket: str | None = None, no_pivot: bool = False, no_new_keyring: bool = False,
            preserve_fds: int = 0, foreground: bool = False, systemd_cgroup: bool = False) -> int | None:
@@ -51,7 +58,10 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
 
     foreground: for `run` without --detach; with process.terminal and no console_socket, the pty
     master is returned (the caller proxies it), else None."""
-    from . import cgroups, model, processes, validate
+    from . import cgroups
+
+    cgroups_warm = cgroups.warm_up_migration()
+    from . import model, processes, validate
     from .appliers import (
         capabilities,
         idmap,
@@ -63,7 +73,6 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
         scheduler,
         seccomp,
         sysctl,
-        terminal,
     )
 
     st.validate_id(container_id)
@@ -86,7 +95,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     spec, listen_fds = process.socket_activation(spec)
     if not os.path.isdir(spec.root.path):
         raise OCIError(f"root.path: {spec.root.path}: no such directory")
-    terminal.check(spec.process.terminal, console_socket, not foreground)
+    _check_terminal(spec.process.terminal, console_socket, not foreground)
     data = {
         "pid": 0,
         "init_start_time": None,
@@ -114,6 +123,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
         # they exist (a create killed while making them leaves nothing delete --force can't find)
         c.data["cgroup"] = {**cgroup.to_state(), "created": cgroup.missing()}
         c.save()
+        cgroups_warm()
         try:
             cgroup.create()
         finally:
@@ -139,7 +149,9 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
         opts.idmapped = idmapped
         opts.cgroup = cgroup
         if spec.process.terminal:  # connected before forking: the path is the host's
-            console = terminal.ConsoleSocket(console_socket)
+            from .appliers.terminal import ConsoleSocket
+
+            console = ConsoleSocket(console_socket)
             opts.console, opts.parent_fds = console.init_fd, (*opts.parent_fds, *console.parent_fds)
         pid = processes.spawn_init(spec, opts)
         faults.point("create:ready")
@@ -616,7 +628,10 @@ def exec_process(root: str, container_id: str, process_obj: dict, detach: bool =
     """runc's exec: run `process_obj` (an OCI process object) in the container's namespaces and
     cgroup, with the container's config otherwise. Detached: returns 0 once it runs (its pid in
     pid_file); else waits and returns its exit status (128 + signal if killed)."""
-    from . import cgroups, model, processes, validate
+    from . import cgroups
+
+    cgroups_warm = cgroups.warm_up_migration()
+    from . import model, processes, validate
     from .appliers import (
         capabilities,
         cpuaffinity,
@@ -626,7 +641,6 @@ def exec_process(root: str, container_id: str, process_obj: dict, detach: bool =
         rlimits,
         scheduler,
         seccomp,
-        terminal,
     )
 
     c = st.open_container(root, container_id)
@@ -646,7 +660,7 @@ def exec_process(root: str, container_id: str, process_obj: dict, detach: bool =
         for section in (seccomp, rlimits, scheduler, iopriority, lsm, capabilities, memorypolicy):
             section.check(spec)
         cpuaffinity.check(spec.process)
-        terminal.check(spec.process.terminal, console_socket, detach)
+        _check_terminal(spec.process.terminal, console_socket, detach)
         try:
             ns_fds = processes.open_namespaces(spec, c.pid)
         except OCIError:
@@ -660,8 +674,11 @@ def exec_process(root: str, container_id: str, process_obj: dict, detach: bool =
         opts = processes.ExecOptions(ns_fds, cgroup, preserve_fds, (c.dirfd,))
         opts.keyring = None if c.data.get("no_new_keyring") else container_id
         if spec.process.terminal:
-            console = terminal.ConsoleSocket(console_socket)
+            from .appliers.terminal import ConsoleSocket
+
+            console = ConsoleSocket(console_socket)
             opts.console, opts.parent_fds = console.init_fd, (*opts.parent_fds, *console.parent_fds)
+        cgroups_warm()
         pid = processes.spawn_exec(spec, opts)
         faults.point("exec:forked")
         try:

@@ -15,15 +15,15 @@ parent (the `create` command)  forks ->  intermediate  forks ->  init
 Messages are JSON objects, one per line (atomic: under PIPE_BUF), child -> parent on `report`
 and parent -> child on `control`.
 """
+from __future__ import annotations
+
+import _signal as signal  # the signal module builds enums at import (~3 ms); the numbers are all we need
 import fcntl
-import json
 import os
-import signal
-from typing import Callable, NoReturn
 
 import prctl
 
-from . import faults, fs, hooks
+from . import faults, fs, hooks, jsonio
 from . import syscalls as sc
 from .appliers import (
     cpuaffinity,
@@ -38,10 +38,13 @@ from .appliers import (
     rootfs,
     seccomp,
     sysctl,
-    terminal,
 )
 from .errors import HookError, OCIError, StartError, describe
 from .model import Spec
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms of every `create`)
+if TYPE_CHECKING:
+    from typing import Callable, NoReturn
 
 # child -> parent
 MSG_USERNS = "userns"  # intermediate: it is in its new user namespace; write the id maps
@@ -79,7 +82,7 @@ def _send(fd: int, msg_type: str, **fields: object) -> None:
     """One JSON line, written at once (under PIPE_BUF: an error text is cut short, not the JSON)."""
     if isinstance(fields.get("msg"), str) and len(fields["msg"]) > 2000:
         fields["msg"] = fields["msg"][:2000] + "..."
-    os.write(fd, json.dumps({"type": msg_type, **fields}).encode() + b"\n")
+    os.write(fd, jsonio.dumps({"type": msg_type, **fields}).encode() + b"\n")
 
 
 def _await(control: int, msg_type: str) -> None:
@@ -90,7 +93,7 @@ def _await(control: int, msg_type: str) -> None:
         if not chunk:
             raise OCIError("the runtime's parent process went away")
         line += chunk
-    if json.loads(line)["type"] != msg_type:
+    if jsonio.loads(line)["type"] != msg_type:
         raise OCIError(f"unexpected message from the parent: {line!r}")
 
 
@@ -118,7 +121,7 @@ def _fail(report: int, msg: str, hook: bool = False) -> None:
         os.write(2, f"oci-runtime: {msg}\n".encode())
 
 
-def _fork_intermediate(opts: "Options | ExecOptions", body: Callable[[int, int], None]) -> tuple[int, int, int]:
+def _fork_intermediate(opts: Options | ExecOptions, body: Callable[[int, int], None]) -> tuple[int, int, int]:
     """As a child subreaper, fork the intermediate running body(report, control), put it in the
     container's cgroup before it does anything (its children inherit the cgroup) and let it go.
     Returns (its pid, our end of its report pipe, our end of its control pipe)."""
@@ -156,7 +159,7 @@ def spawn_init(spec: Spec, opts: Options) -> int:
     try:
         with os.fdopen(r, "rb") as pipe:
             for line in pipe:
-                msg = json.loads(line)
+                msg = jsonio.loads(line)
                 if msg["type"] == MSG_USERNS:
                     namespaces.write_id_maps(intermediate, spec)
                     _send(control_w, MSG_CONTINUE)
@@ -190,6 +193,13 @@ def spawn_init(spec: Spec, opts: Options) -> int:
         os.close(control_w)
     os.waitpid(intermediate, 0)
     return init_pid
+
+
+def _terminal():
+    """appliers.terminal, imported only for a process.terminal container (sockets, termios, select)."""
+    from .appliers import terminal
+
+    return terminal
 
 
 def _move_net_devices(net_devices: dict, init_pid: int) -> None:
@@ -285,11 +295,11 @@ def _init(spec: Spec, opts: Options, report: int, control: int) -> None:
     rootfs.enter(spec, rootfd, "mount" in own, opts.no_pivot)
     os.close(rootfd)
     # Before root.readonly, as runc: /dev/console may have to be created in the rootfs.
-    pty = terminal.setup(spec.process, opts.console, "mount" in own) if opts.console is not None else None
+    pty = _terminal().setup(spec.process, opts.console, "mount" in own) if opts.console is not None else None
     rootfs.finish(spec)
     prepared = process.prepare(spec)
     if pty is not None:  # now, not at exec: a client reading create's stdout/stderr to EOF (containerd's
-        terminal.attach(pty, spec.process.user.uid)  # shim) would otherwise wait for `start`
+        _terminal().attach(pty, spec.process.user.uid)  # shim) would otherwise wait for `start`
     faults.point("init:ready")
     _send(report, MSG_READY)
     fifo = _open_exec_fifo(opts.fifo_fd, host_proc)  # blocks until `start` opens it for reading
@@ -375,7 +385,7 @@ def spawn_exec(spec: Spec, opts: ExecOptions) -> int:
     try:
         with os.fdopen(r, "rb") as pipe:
             for line in pipe:  # to EOF: the process closes its end when it execs (or dies)
-                msg = json.loads(line)
+                msg = jsonio.loads(line)
                 if msg["type"] == MSG_INIT_PID:
                     pid = msg["pid"]
                 elif msg["type"] == MSG_ERROR:
@@ -421,10 +431,10 @@ def _exec_process(spec: Spec, opts: ExecOptions, report: int) -> None:
     os.setsid()
     if opts.keyring is not None:  # as runc: a session keyring named for the container, never the caller's
         keyring.apply(opts.keyring, True)
-    pty = terminal.setup(spec.process, opts.console, False) if opts.console is not None else None
+    pty = _terminal().setup(spec.process, opts.console, False) if opts.console is not None else None
     prepared = process.prepare(spec)  # cwd and program resolved inside the container
     if pty is not None:
-        terminal.attach(pty, spec.process.user.uid)
+        _terminal().attach(pty, spec.process.user.uid)
     process.close_fds_on_exec(opts.preserve_fds)  # before seccomp: close_range may be filtered
     seccomp.apply(spec, late=False)
     process.execute(spec, prepared)

@@ -262,6 +262,10 @@ class Generator:
             self.patterns.append(pattern)
         return self.patterns.index(pattern)
 
+    def search(self, index: int, var: str) -> str:
+        """The test `re.search(pattern, var) is not None`, without re for the patterns in PURE_PATTERNS."""
+        return f"_pattern_{index}({var})" if self.patterns[index] in PURE_PATTERNS else f"_search({index}, {var})"
+
     # -- code --------------------------------------------------------------------------------------------------
 
     def check_node(self, location: Location, schema: dict[str, Any]) -> None:
@@ -497,7 +501,7 @@ class Generator:
             )
             if block:
                 out.append(f"{indent}for {key}, {value} in {var}.items():")
-                out.append(f"{indent}    if _search({index}, {key}):")
+                out.append(f"{indent}    if {self.search(index, key)}:")
                 out.extend(block)
         if "additionalProperties" in schema:
             self.emit_additional(fn, location, schema, var, out, indent)
@@ -522,7 +526,7 @@ class Generator:
             conditions.append(f"{key} not in {self.constant(_location_name(location) + '__known', names)}")
         if schema.get("patternProperties"):
             joined = "|".join(schema["patternProperties"])
-            conditions.append(f"not _search({self.pattern(location, joined)}, {key})")
+            conditions.append(f"not {self.search(self.pattern(location, joined), key)}")
         inner = indent + "    " * (1 + bool(conditions))
         if self.emit(fn, at, value, ALL_KINDS, block, inner) is False:
             block, always_false = [f"{inner}return False"], True  # every path returns False: no need for the value
@@ -585,7 +589,7 @@ class Generator:
         _emit_length_bounds(_where(location), schema, ("minLength", "maxLength"), var, out, indent)
         if "pattern" in schema:
             index = self.pattern(location, schema["pattern"])
-            out.append(f"{indent}if not _search({index}, {var}):")
+            out.append(f"{indent}if not {self.search(index, var)}:")
             out.append(f"{indent}    return False")
 
     def emit_number(self, fn: _Function, location: Location, schema: dict[str, Any], var: str, out, indent: str):
@@ -643,7 +647,15 @@ class Generator:
         if self.patterns:
             lines += ["", "_PATTERNS = ("]
             lines += [f"    {p!r},  # {i}" for i, p in enumerate(self.patterns)]
-            lines += [")", "_compiled = [None] * len(_PATTERNS)", "", "", *_SEARCH]
+            lines += [")"]
+        pure = [(i, p) for i, p in enumerate(self.patterns) if p in PURE_PATTERNS]
+        if any(p not in PURE_PATTERNS for p in self.patterns):
+            lines += ["_compiled = [None] * len(_PATTERNS)", "", "", *_SEARCH]
+        if pure:
+            lines += ["", "", *_PURE_HELPERS]
+        for i, p in pure:
+            lines += ["", "", f"def _pattern_{i}(text):", f'    """re.search({p!r}, text) is not None"""',
+                      f"    return {PURE_PATTERNS[p]}"]
         if "_equal" in self.helpers or "_uniq" in self.helpers:
             lines += ["", "", *_EQUAL]
         if "_uniq" in self.helpers:
@@ -678,6 +690,62 @@ _SEARCH = [
     "",
     "        compiled = _compiled[index] = re.compile(_PATTERNS[index])",
     "    return compiled.search(text) is not None",
+]
+
+PURE_PATTERNS = {
+    "^[rwm]*$": 'any(all(c in "rwm" for c in t) for t in _ends(text))',
+    "^[1-9][0-9]*[KMG]B$": 'any(len(t) >= 3 and t[0] in "123456789" and t[-2] in "KMG" and t[-1] == "B"'
+                           ' and all(c in _DIGITS for c in t[1:-2]) for t in _ends(text))',
+    "^MB:[^\\n]*$": 'any(t.startswith("MB:") and "\\n" not in t for t in _ends(text))',
+    "^[^\\n]*$": 'any("\\n" not in t for t in _ends(text))',
+    "^[0-9, -]*$": 'any(all(c in "0123456789, -" for c in t) for t in _ends(text))',
+    "^/": 'text.startswith("/")',
+    "^RLIMIT_[A-Z]+$": 'any(t.startswith("RLIMIT_") and len(t) > 7 and all(c in _UPPER for c in t[7:]) for t in _ends(text))',
+    "^CAP_[A-Z_]+$": 'any(t.startswith("CAP_") and len(t) > 4 and all(c in _UPPER or c == "_" for c in t[4:])'
+                     ' for t in _ends(text))',
+    (
+        "^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)"
+        "(?:-((?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\\.(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+        "(?:\\+([0-9a-zA-Z-]+(?:\\.[0-9a-zA-Z-]+)*))?$"
+    ): "any(_semver(t) for t in _ends(text))",
+}
+"""Our schemas' regular expressions as Python expressions over `text` with the same verdict as re.search (`$`
+also matches before a final newline; \\d is any Unicode decimal digit, as str.isdecimal): importing re costs ~6 ms
+(re imports enum), a tenth of a `create`. tests/test_schemacheck.py compares each with re on generated strings. A
+pattern not listed here is still checked, with re."""
+
+_PURE_HELPERS = [
+    '_DIGITS = "0123456789"',
+    '_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"',
+    '_IDENT = frozenset(_DIGITS + _UPPER + _UPPER.lower() + "-")',
+    "",
+    "",
+    "def _ends(text):",
+    '    """Where `$` (without MULTILINE) may match: at the end of text, or before a final newline."""',
+    '    return (text, text[:-1]) if text.endswith("\\n") else (text,)',
+    "",
+    "",
+    "def _number(s):",
+    '    """A whole SemVer number: 0, or 1-9 then decimal digits (of any script, as re matches them)."""',
+    '    return s == "0" or (len(s) > 0 and s[0] in "123456789" and all(c.isdecimal() for c in s[1:]))',
+    "",
+    "",
+    "def _prerelease(s):",
+    '    """A whole pre-release identifier: a number, or decimal digits then a letter or hyphen, then any of those."""',
+    "    k = next((i for i, c in enumerate(s) if not c.isdecimal()), len(s))",
+    "    return _number(s) or (k < len(s) and s[k] in _IDENT and all(c in _IDENT for c in s[k + 1:]))",
+    "",
+    "",
+    "def _semver(t):",
+    '    """SemVer 2.0.0: MAJOR.MINOR.PATCH, then -pre.release identifiers, then +build.metadata identifiers."""',
+    '    rest, plus, build = t.partition("+")',
+    '    if plus and not all(p and all(c in _IDENT for c in p) for p in build.split(".")):',
+    "        return False",
+    '    core, dash, pre = rest.partition("-")',
+    '    if dash and not all(_prerelease(p) for p in pre.split(".")):',
+    "        return False",
+    '    parts = core.split(".")',
+    "    return len(parts) == 3 and all(_number(p) for p in parts)",
 ]
 
 _EQUAL = [

@@ -8,18 +8,17 @@ jsonschema is imported only when a document is validated: every CLI call imports
 
 from __future__ import annotations
 
-import functools
-import json
 import os
-import re
 import stat
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
 
-from oci_runtime import log
+from oci_runtime import jsonio, log
 from oci_runtime.errors import ConfigError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms of every `create`)
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from typing import Any
+
     from jsonschema.exceptions import ValidationError
     from jsonschema.protocols import Validator
     from referencing import Registry
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 """config.json is read whole into memory; real configs are tens of KiB, so anything this big is a mistake."""
 
-_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 _TYPE_NAMES = {
     "array": "an array",
     "boolean": "a boolean",
@@ -64,21 +62,30 @@ def load_config(bundle_dir: str) -> dict[str, Any]:
     except UnicodeDecodeError as err:
         raise ConfigError(f"config.json: not valid UTF-8 at byte offset {err.start}") from None
     try:
-        doc = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"config.json: invalid JSON at line {err.lineno} column {err.colno}: {err.msg}") from None
+        doc = jsonio.loads(text)
     except RecursionError:
         raise ConfigError("config.json: invalid JSON: nested too deeply") from None
-    except ValueError as err:  # e.g. an integer of more digits than int() converts
-        raise ConfigError(f"config.json: invalid JSON: {err}") from None
+    except ValueError:
+        raise ConfigError(f"config.json: invalid JSON{_json_error(text)}") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"config.json: (root): {_show(doc)} is not an object")
     return doc
 
 
-def _reject_constant(name: str) -> Any:
-    """Python's json accepts NaN and Infinity; JSON (and Go's decoder, hence runc) does not."""
-    raise ConfigError(f"config.json: invalid JSON: {name} is not a JSON value")
+def _json_error(text: str) -> str:
+    """Where and why text is not JSON, from the json package (imports re and enum: only for a broken config)."""
+    import json
+
+    def reject_constant(name: str) -> None:  # json takes NaN and Infinity; JSON (and Go's decoder, hence runc) does not
+        raise ValueError(f"{name} is not a JSON value")
+
+    try:
+        json.loads(text, parse_constant=reject_constant)
+    except json.JSONDecodeError as err:
+        return f" at line {err.lineno} column {err.colno}: {err.msg}"
+    except ValueError as err:  # e.g. an integer of more digits than int() converts
+        return f": {err}"
+    return ""
 
 
 def validate_config(doc: object, require_process: bool = True) -> None:
@@ -127,13 +134,20 @@ def _generated_check(name: str):
     return getattr(_schemacheck, "is_valid_" + name.removesuffix(".json").replace("-", "_"))
 
 
-@functools.cache
+_REGISTRY: list[Registry] = []
+_VALIDATORS: dict[str, Validator] = {}
+
+
 def schema_registry() -> Registry:
     """Our schema files, each registered under its file name so that relative $refs like defs.json#/$defs/uint32
     resolve between them."""
+    import json
+
     from referencing import Registry
     from referencing.jsonschema import DRAFT202012
 
+    if _REGISTRY:
+        return _REGISTRY[0]
     directory = schema_dir()
     resources = []
     for entry in sorted(os.listdir(directory)):
@@ -144,10 +158,10 @@ def schema_registry() -> Registry:
             # its stock validator, dropping our strict integers (1.0 accepted under linux.*).
             contents.pop("$schema", None)
             resources.append((entry, DRAFT202012.create_resource(contents)))
-    return Registry().with_resources(resources)
+    _REGISTRY.append(Registry().with_resources(resources))
+    return _REGISTRY[0]
 
 
-@functools.cache
 def schema_validator(name: str) -> Validator:
     """A draft 2020-12 validator for schemas/<name>, resolving the relative $refs between our schema files.
 
@@ -155,12 +169,15 @@ def schema_validator(name: str) -> Validator:
     """
     from jsonschema import Draft202012Validator, validators
 
+    if name in _VALIDATORS:
+        return _VALIDATORS[name]
     registry = schema_registry()
     strict_integers = Draft202012Validator.TYPE_CHECKER.redefine(
         "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
     )
     cls = validators.extend(Draft202012Validator, type_checker=strict_integers)
-    return cls(registry.contents(name), registry=registry)
+    _VALIDATORS[name] = cls(registry.contents(name), registry=registry)
+    return _VALIDATORS[name]
 
 
 def _schema_problem(name: str, doc: object) -> tuple[JsonPath, str] | None:
@@ -173,7 +190,10 @@ def _schema_problem(name: str, doc: object) -> tuple[JsonPath, str] | None:
         return None
     from jsonschema.exceptions import best_match
 
-    error = best_match(schema_validator(name).iter_errors(doc))
+    try:
+        error = best_match(schema_validator(name).iter_errors(doc))
+    except RecursionError:  # jsonschema descends (and reprs the value) with Python recursion, level by level
+        return [], "nested too deeply to be checked"
     return None if error is None else _describe(error)
 
 
@@ -343,22 +363,29 @@ def _json_path(path: JsonPath) -> str:
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif re.fullmatch(_IDENTIFIER, part):
+        elif part.isascii() and part.isidentifier():
             text += f".{part}" if text else part
         else:
-            text += f"[{json.dumps(part)}]"
+            text += f"[{_dumps(part)}]"
     return text or "(root)"
+
+
+def _dumps(value: object, ensure_ascii: bool = True) -> str:
+    """json.dumps for messages (Infinity included), imported only when there is one to write."""
+    import json
+
+    return json.dumps(value, ensure_ascii=ensure_ascii)
 
 
 def _show(value: object) -> str:
     """A value as one line of JSON, shortened when long."""
-    text = json.dumps(value, ensure_ascii=False)
+    text = _dumps(value, ensure_ascii=False)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _enum_text(value: object) -> str:
     """Enum members unquoted when they are plain strings, as in `"pidd" is not one of cgroup, ipc, ...`."""
-    return value if isinstance(value, str) and value else json.dumps(value)
+    return value if isinstance(value, str) and value else _dumps(value)
 
 
 def _type_text(expected: list[str | list[str]]) -> str:

@@ -336,3 +336,19 @@ def test_cgroup_ownership_is_never_given_away_on_cgroup_v1(runtime, bundle, cgpa
     owners.update({f"{h}/{f.name}": f.stat().st_uid for h in ("pids", "memory")
                    for f in (CG / h / path.lstrip("/")).iterdir()})
     assert set(owners.values()) == {0}, owners
+
+
+def test_migration_warm_up_moves_nothing_and_leaves_no_process():
+    """cgroups.warm_up_migration (create and exec start it): a child writes its own pid into the cgroup
+    it is already in, to take the kernel's migration lock early; our cgroups stay as they were and
+    the child is reaped by the function it returns."""
+    before = cgroups.own_cgroups()
+    wait = cgroups.warm_up_migration()
+    children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+    assert len(children) == 1  # the warm-up child, running or exited (a zombie until reaped)
+    wait()
+    assert Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split() == []
+    with pytest.raises(ChildProcessError):
+        os.waitpid(int(children[0]), os.WNOHANG)
+    assert cgroups.own_cgroups() == before
+    wait()  # a second call (already reaped) is harmless

@@ -462,6 +462,53 @@ def test_module_imports_nothing():
     assert "\nimport " not in text and "\nfrom " not in text
 
 
+# -- patterns without re -----------------------------------------------------------------------------------------------
+
+PURE = [(i, p) for i, p in enumerate(_schemacheck._PATTERNS) if p in schemagen.PURE_PATTERNS]
+# characters that each pattern treats specially, with look-alikes: Unicode digits (re's \\d takes them, [0-9] does
+# not), a lowercase letter, newlines (`$` matches before a final one), and the separators of versions
+TRICKY = "09185aZzKMGBrwm-.+/,_ \n\u0663\uff11\u00b2"
+
+
+def test_our_schemas_need_no_re():
+    """Every pattern in the vendored schemas has a pure-Python form: validating a config never imports re."""
+    assert [p for p in _schemacheck._PATTERNS if p not in schemagen.PURE_PATTERNS] == []
+    assert len(PURE) == len(_schemacheck._PATTERNS) >= 9
+
+
+@pytest.mark.parametrize("index,pattern", PURE, ids=[p for _, p in PURE])
+def test_pure_pattern_agrees_with_re_on_all_short_strings(index, pattern):
+    """Exhaustive up to 3 characters of TRICKY, plus each pattern's literal words with a character changed."""
+    import re
+
+    pure, compiled = getattr(_schemacheck, f"_pattern_{index}"), re.compile(pattern)
+    words = ["".join(w) for n in range(4) for w in itertools.product(TRICKY, repeat=n)]
+    words += [f"{prefix}{w}" for prefix in ("RLIMIT_", "CAP_", "MB:", "1.0.", "1.2.3-", "1.2.3+", "1.2.3-a.") for w in words[:400]]
+    disagree = [w for w in words if pure(w) != (compiled.search(w) is not None)]
+    assert disagree == []
+    matched = sum(pure(w) for w in words)
+    assert 0 < matched < len(words), (matched, len(words))  # the corpus exercises both verdicts
+
+
+@pytest.mark.parametrize("index,pattern", PURE, ids=[p for _, p in PURE])
+def test_pure_pattern_agrees_with_re_on_generated_strings(index, pattern):
+    """Strings that match (hypothesis' from_regex), then the same with a character inserted, removed or replaced."""
+    import re
+
+    pure, compiled = getattr(_schemacheck, f"_pattern_{index}"), re.compile(pattern)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.from_regex(pattern), st.integers(0, 40), st.sampled_from(TRICKY), st.sampled_from(["insert", "drop", "set", "none"]))
+    def run(text, at, char, how):
+        at = min(at, len(text))
+        mutated = {"insert": text[:at] + char + text[at:], "drop": text[:at] + text[at + 1:],
+                   "set": text[:at] + char + text[at + 1:], "none": text}[how]
+        for candidate in (text, mutated):
+            assert pure(candidate) == (compiled.search(candidate) is not None), candidate
+
+    run()
+
+
 SYNTHETIC = {
     "$schema": schemagen.DIALECT,
     "$defs": {

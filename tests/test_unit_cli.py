@@ -1,6 +1,7 @@
 """Unit tests of cli.py: Go-flag-style parsing as runc's, argument counts, the `list` table layout, and
 main()'s exit codes and one-line errors (clients match runc's texts and probe features by exit status)."""
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -213,3 +214,22 @@ def test_state_start_and_delete_without_an_id_are_one_error_line(name: str, tmp_
     assert "level=error" in line
     assert line.endswith(rf'msg="oci-runtime: \"{name}\" requires exactly 1 argument(s)"')
     assert not (tmp_path / "root").exists()
+
+
+def test_command_flushes_output_before_its_quick_exit(tmp_path):
+    """The command ends with os._exit (no interpreter teardown): its output is flushed first, and
+    output that cannot be written is exit status 120 (as Python's exit), without a traceback."""
+    import subprocess
+
+    from conftest import OCI_RUNTIME
+
+    spec = subprocess.run([OCI_RUNTIME, "spec", "--bundle", str(tmp_path)], capture_output=True)
+    version = subprocess.run([OCI_RUNTIME, "--version"], capture_output=True, text=True)
+    assert (spec.returncode, version.returncode) == (0, 0)
+    assert version.stdout == cli.version() and version.stdout.endswith("\n")
+    listing = subprocess.run([OCI_RUNTIME, "--root", str(tmp_path / "state"), "list"], capture_output=True, text=True)
+    assert listing.stdout == "ID          PID         STATUS      BUNDLE      CREATED     OWNER\n"
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # the write fails at the flush
+    with open("/dev/full", "w") as full:
+        failed = subprocess.run([OCI_RUNTIME, "--version"], stdout=full, stderr=subprocess.PIPE, text=True, env=buffered)
+    assert failed.returncode == 120 and "Traceback" not in failed.stderr

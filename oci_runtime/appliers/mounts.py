@@ -5,14 +5,19 @@ in the rootfs can never send a mount outside it. Binds are made first and then r
 apply flags such as `ro` (the kernel ignores them on the initial bind); propagation options and
 the recursive attributes (`rro`, `rnosuid`...) are applied afterwards, as the kernel requires.
 """
+from __future__ import annotations
+
 import os
 import stat
-from typing import Callable
 
 from .. import fs
 from .. import syscalls as sc
 from ..errors import OCIError, describe
 from ..model import Mount, Spec
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms of every `create`)
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # option -> (flags to set, flags to clear)
 FLAGS: dict[str, tuple[int, int]] = {

@@ -19,17 +19,23 @@ NOTIFY may not be the default action nor apply to the syscall that sends the fd 
 runc's write); the filter leaves NO_NEW_PRIVS to process.noNewPrivileges; over 32 rules the
 filter is a binary tree.
 """
-import array
-import errno
-import json
-import os
-import socket
-from typing import Any, Callable, Iterator
+from __future__ import annotations
 
+import errno
+import os
+import struct
+
+from .. import jsonio
 from .._shim import ffi, lib
 from ..errors import ConfigError, OCIError, describe
 from ..model import Spec
 from ..state import OCI_VERSION
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms of every `create`)
+if TYPE_CHECKING:
+    import socket
+    from collections.abc import Callable, Iterator
+    from typing import Any
 
 # SECCOMP_RET_ERRNO / SECCOMP_RET_TRACE (kernel ABI): seccomp.h's SCMP_ACT_ERRNO(x)/SCMP_ACT_TRACE(x)
 # are function-like macros, which cffi can't bind.
@@ -274,6 +280,8 @@ def connect_listener(spec: Spec, container_id: str, bundle: str) -> None:
     cfg = spec.linux.seccomp
     if not cfg or not uses_notify(cfg):
         return  # config-linux.md: without SCMP_ACT_NOTIFY listenerPath is ignored
+    import socket  # only for a container with SCMP_ACT_NOTIFY rules
+
     path = cfg["listenerPath"]
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     try:
@@ -291,7 +299,7 @@ def connect_listener(spec: Spec, container_id: str, bundle: str) -> None:
     if "listenerMetadata" in cfg:
         msg["metadata"] = cfg["listenerMetadata"]
     msg["state"] = state
-    _listener = (sock, json.dumps(msg).encode())
+    _listener = (sock, jsonio.dumps(msg, compact=False).encode())
 
 
 def _send_notify_fd(notify_fd: int) -> None:
@@ -304,8 +312,10 @@ def _send_notify_fd(notify_fd: int) -> None:
     if notify_fd < 0:  # no SCMP_ACT_NOTIFY rule made it into the filter (syscall names unknown here)
         sock.close()
         return
+    import socket
+
     try:
-        fds = array.array("i", [notify_fd]).tobytes()
+        fds = struct.pack("i", notify_fd)
         sent = sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
         if sent < len(data):
             sock.sendall(data[sent:])

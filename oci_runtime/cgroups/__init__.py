@@ -41,6 +41,10 @@ delegation_uid below).
 """
 import os
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 ROOT = "/sys/fs/cgroup"
 UNIFIED = "unified"  # the cgroup2 hierarchy of a hybrid host, among the v1 ones
 DEFAULT_PARENT = "/oci-runtime"
@@ -126,6 +130,37 @@ def own_dirs() -> dict[str, str]:
         if os.path.isdir(d):
             out[mp] = d
     return out
+
+
+def warm_up_migration() -> "Callable[[], None]":
+    """Start paying, in a child process, the wait that the container's move into its cgroup would pay.
+
+    Moving a process between cgroups takes a global lock (cgroup_threadgroup_rwsem) whose first
+    writer after a quiet spell waits for an RCU grace period: 10-20 ms on this kernel, the longest
+    single wait of a `create` or `exec`. A child writing its own pid into the cgroup it is in
+    already (a move to nowhere) takes the same lock: started when create/exec start, it waits
+    while the config is read and checked, and the container's real move finds the lock warm (for
+    about one grace period after). A process, not a thread: a thread would have to win the GIL
+    from the imports first. Nothing changes if it fails. Returns the function that reaps the child,
+    to call before touching cgroupfs (the child holds cgroup_mutex while it waits)."""
+    directory = next(iter(own_dirs().values()), None)
+    if directory is None:
+        return lambda: None
+    pid = os.fork()
+    if pid == 0:
+        try:
+            fd = os.open(os.path.join(directory, "cgroup.procs"), os.O_WRONLY)
+            os.write(fd, str(os.getpid()).encode())
+        finally:
+            os._exit(0)
+
+    def reap() -> None:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:  # reaped by someone else: done all the same
+            pass
+
+    return reap
 
 
 def systemd_path(cgroups_path: str, container_id: str) -> str:

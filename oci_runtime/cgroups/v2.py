@@ -14,7 +14,7 @@ conversion that is not possible MUST be an error (runc ignores them; conformance
 import errno
 import math
 import os
-import signal
+import _signal as signal  # the signal module builds enums at import (~3 ms); the numbers are all we need
 import time
 
 from ..errors import OCIError, describe
