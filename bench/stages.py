@@ -1,10 +1,11 @@
 """--stages: where oci-runtime's `create` and `run` spend their time.
 
-wall = k interpreter start-ups (`python -c pass`, then k - 1 x `python -I -S -c pass`: k = 2 because
-create/run re-exec from a sealed interpreter copy, with -I -S) + imports beyond those start-ups (-X importtime)
-+ the rest (the runtime's own work).
-Optionally strace -c -f for the kernel time of the syscalls. Only oci-runtime: runc and crun have no
-interpreter or imports to split off.
+Two views. The timeline of `run`: when each step happens, from `strace -f -ttt` of a few marker syscalls
+(the sealed interpreter copy's exec, its first recvmsg, the parent's sendmsg of its orders, pivot_root, ...).
+And the interpreter's share: start-ups (`python -c pass`; the sealed copy's `python -I -S -c pass` runs beside
+the command's own work), the imports of both processes (-X importtime) and the largest of them. Optionally
+strace -c -f for the kernel time of the syscalls. Only oci-runtime: runc and crun have no interpreter or
+imports to split off.
 """
 
 from __future__ import annotations
@@ -141,15 +142,13 @@ def stages(b: Bench, tmp: Path) -> list[str]:
                     tops.setdefault(name, []).append(t)
         wall = statistics.median(walls)
         k = max(set(starts_seen), key=starts_seen.count)
-        startup = t_pass + (k - 1) * t_sealed
         extra = statistics.median(imports) - i_pass - (k - 1) * i_sealed
         slowest = sorted(((statistics.median(v), n) for n, v in tops.items()), reverse=True)
         slowest_txt = ", ".join([f"`{n}` {t:.1f}" for t, n in slowest if n not in startup_mods][:6])
         col = {
             "wall": f"{wall:.1f}",
-            "startup": f"{startup:.1f} ({t_pass:.1f} + {k - 1} × {t_sealed:.1f})",
+            "startup": f"{t_pass:.1f} + {k - 1} × {t_sealed:.1f} beside it",
             "imports": f"{extra:.1f}",
-            "rest": f"{wall - startup - extra:.1f}",
             "slowest": slowest_txt,
         }
         if shutil.which("strace"):
@@ -164,9 +163,10 @@ def stages(b: Bench, tmp: Path) -> list[str]:
 
     labels = [
         ("wall", f"wall time, median of {reps}, ms"),
-        ("startup", "interpreter start-ups: `python -c pass` + (k − 1) × `python -I -S -c pass`, ms"),
-        ("imports", "imports beyond those start-ups' own (`-X importtime`, top-level cumulative), ms"),
-        ("rest", "rest: the runtime's own work (wall − the two above), ms"),
+        ("startup", "interpreter start-ups: the command's `python -c pass` + the sealed copy's "
+                    "`python -I -S -c pass` (in parallel), ms"),
+        ("imports", "imports of both processes beyond their start-ups' own (`-X importtime`, top-level "
+                    "cumulative; the copy's overlap the command's), ms"),
         ("slowest", "largest top-level imports (cumulative ms, under -X importtime)"),
         ("strace", "`strace -c -f`: kernel time in syscalls (all processes)"),
         ("strace_top", "`strace -c -f`: top syscalls, ms (calls)"),
@@ -186,9 +186,73 @@ def stages(b: Bench, tmp: Path) -> list[str]:
             lines.append(f"| {label} | {cols['create'].get(key, '')} | {cols['run'].get(key, '')} |")
     lines += [
         "",
-        ("-X importtime inflates what it measures a little, and it also counts imports done by the forked "
-         "init before it execs the container's process; strace -c reports system time spent in syscalls "
+        ("-X importtime inflates what it measures a little; strace -c reports system time spent in syscalls "
          "(not wall time) while slowing everything else down, so read it only for proportions."),
         "",
     ]
+    if shutil.which("strace"):
+        lines += timeline(b, rt, tmp, reps)
     return lines
+
+
+# (label, strace line test): the first line (after the previous marker's) that passes marks the step
+MARKERS = [
+    ("the sealed copy is exec'd (the command forked it first thing)", lambda pid, text: 'execve("/proc/self/fd/' in text),
+    ("the copy waits for its orders (its start-up and imports done)", lambda pid, text: text.startswith("recvmsg(")),
+    ("the command sends the orders (config read and checked, state dir, cgroup)",
+     lambda pid, text: text.startswith("sendmsg(")),
+    ("the intermediate forks the init (namespaces made)", lambda pid, text: text.startswith(("clone(", "clone3("))),
+    ("the init switches root (mounts, devices done)", lambda pid, text: text.startswith("pivot_root(")),
+    ("the init is ready (waits for `start`)", lambda pid, text: text.startswith("write(") and 'ready' in text),
+    ("the program is exec'd", lambda pid, text: text.startswith('execve("/bin/true"')),
+    ("the command exits (after wait and delete)", lambda pid, text: text.startswith("exit_group(")),
+]
+
+
+def parse_timeline(text: str) -> list[float | None]:
+    """Milliseconds from the command's execve to each marker, from `strace -f -ttt -o` output."""
+    events = []
+    for line in text.splitlines():
+        fields = line.split(None, 2)
+        if len(fields) == 3 and fields[1].replace(".", "", 1).isdigit():
+            events.append((int(fields[0]), float(fields[1]), fields[2]))
+    if not events:
+        return [None] * len(MARKERS)
+    main, t0 = events[0][0], events[0][1]
+    found: list[float | None] = []
+    at = 0
+    for i, (_, test) in enumerate(MARKERS):
+        last = i == len(MARKERS) - 1
+        hit = next((j for j in range(at, len(events)) if test(*events[j][::2]) and (not last or events[j][0] == main)),
+                   None)
+        found.append(None if hit is None else (events[hit][1] - t0) * 1000)
+        at = hit if hit is not None else at
+    return found
+
+
+def timeline(b: Bench, rt: Runtime, tmp: Path, reps: int) -> list[str]:
+    """Median time of each marker of `run`, traced with strace -f -ttt (only the marker syscalls, filtered
+    in the kernel with --seccomp-bpf, so the slow-down is small)."""
+    runs = []
+    for _ in range(reps):
+        out = tmp / "timeline.txt"
+        cid = rt.new_id()
+        argv = [shutil.which("strace") or "strace", "-f", "--seccomp-bpf", "-ttt", "-o", str(out),
+                "-e", "trace=execve,recvmsg,sendmsg,clone,clone3,pivot_root,write,exit_group",
+                "--", *rt.argv(*_command(rt, "run", cid))]
+        b.launcher.run(argv, rt.mntns).check()
+        rt.live.discard(cid)
+        runs.append(parse_timeline(out.read_text()))
+    lines = ["## Timeline of oci-runtime's `run`", "",
+             f"Median over {reps} runs under `strace -f -ttt` (marker syscalls only), ms since the command's execve.",
+             "", "| step | at, ms | since the step before, ms |", "|---|---:|---:|"]
+    before = 0.0
+    for i, (label, _) in enumerate(MARKERS):
+        times = [r[i] for r in runs if r[i] is not None]
+        if not times:
+            lines.append(f"| {label} | — | — |")
+            continue
+        at = statistics.median(times)
+        lines.append(f"| {label} | {at:.1f} | {at - before:.1f} |")
+        before = at
+    return [*lines, ""]

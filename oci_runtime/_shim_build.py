@@ -25,6 +25,7 @@ ffibuilder.cdef(
                        const char *to_path, unsigned int flags);
     int oci_mount_setattr(int dirfd, const char *path, unsigned int flags, struct oci_mount_attr *attr);
     int oci_close_range(unsigned int first, unsigned int last, unsigned int flags);
+    int oci_pidfd_getfd(int pidfd, int targetfd, unsigned int flags);
     int oci_sethostname(const char *name, size_t len);
     int oci_setdomainname(const char *name, size_t len);
     int oci_join_session_keyring(const char *name);
@@ -115,6 +116,8 @@ ffibuilder.set_source(
     { RET(syscall(SYS_mount_setattr, dirfd, path, flags, attr, sizeof(*attr))); }
     static int oci_close_range(unsigned int first, unsigned int last, unsigned int flags)
     { RET(syscall(SYS_close_range, first, last, flags)); }
+    static int oci_pidfd_getfd(int pidfd, int targetfd, unsigned int flags)
+    { RET(syscall(SYS_pidfd_getfd, pidfd, targetfd, flags)); }
     static int oci_sethostname(const char *name, size_t len) { RET(sethostname(name, len)); }
     static int oci_setdomainname(const char *name, size_t len) { RET(setdomainname(name, len)); }
     static int oci_join_session_keyring(const char *name)

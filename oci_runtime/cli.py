@@ -31,14 +31,12 @@ class Flag:
 
 
 class Command:
-    def __init__(self, func, usage: str, help: str, flags: list[Flag], nargs: tuple[int, int | None],
-                 sealed: bool = False) -> None:
+    def __init__(self, func, usage: str, help: str, flags: list[Flag], nargs: tuple[int, int | None]) -> None:
         self.func = func
         self.usage = usage
         self.help = help
         self.flags = flags
         self.nargs = nargs
-        self.sealed = sealed  # runs from a sealed interpreter copy: it becomes a container's init
 
 
 GLOBAL_FLAGS = [
@@ -422,13 +420,13 @@ _CREATE_FLAGS = [
 
 COMMANDS: dict[str, Command] = {
     "create": Command(cmd_create, "create [command options] <container-id>", "create a container",
-                      _CREATE_FLAGS, (1, 1), sealed=True),
+                      _CREATE_FLAGS, (1, 1)),
     "run": Command(cmd_run, "run [command options] <container-id>", "create and run a container",
-                   _CREATE_FLAGS + [Flag("detach,d", "detach from the container's process")], (1, 1), sealed=True),
+                   _CREATE_FLAGS + [Flag("detach,d", "detach from the container's process")], (1, 1)),
     "start": Command(cmd_start, "start <container-id>", "executes the user defined process in a created container",
                      [], (1, 1)),
     "exec": Command(cmd_exec, "exec [command options] <container-id> <command> [command options]",
-                    "execute new process inside the container", _EXEC_FLAGS, (1, None), sealed=True),
+                    "execute new process inside the container", _EXEC_FLAGS, (1, None)),
     "state": Command(cmd_state, "state <container-id>", "output the state of a container", [], (1, 1)),
     "kill": Command(cmd_kill, "kill [command options] <container-id> [signal]",
                     "kill sends the specified signal (default: SIGTERM) to the container's init process",
@@ -551,10 +549,6 @@ def main(argv: list[str] | None = None) -> int:
         _check_nargs(name, c, args)
         if name == "exec":
             prefix, status = "exec failed: ", 255
-        if c.sealed:
-            from .sealed import reexec_sealed
-
-            reexec_sealed()
         return c.func(g, opts, args)
     except StartError as e:
         log.error(prefix + str(e) if prefix else f"{PROG} {name} failed: {e}")

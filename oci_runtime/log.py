@@ -27,6 +27,16 @@ def configure(path: str | None, fmt: str, debug: bool) -> None:
     _min_level = _LEVELS["debug" if debug else "warning"]
 
 
+def settings() -> tuple[int, bool, bool]:
+    """(fd, json, debug): how this process logs, for the processes started afresh (processes.py)."""
+    return _fd, _json, _min_level == _LEVELS["debug"]
+
+
+def adopt(fd: int, json: bool, debug: bool) -> None:
+    """Log as the process that gave settings() does, to its log fd (the same open file)."""
+    global _fd, _json, _min_level
+    _fd, _json, _min_level = fd, json, _LEVELS["debug" if debug else "warning"]
+
 
 def rfc3339(t: float) -> str:
     """Format like Go's time.RFC3339: seconds precision, `Z` for UTC, else ±hh:mm."""

@@ -61,7 +61,31 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     from . import cgroups
 
     cgroups_warm = cgroups.warm_up_migration()
-    from . import model, processes, validate
+    listen_fds = _listen_fds()
+    from . import processes
+
+    intermediate = processes.Intermediate(listen_fds + preserve_fds)  # starts up while we work
+    try:
+        return _create(root, container_id, bundle, intermediate, cgroups_warm, listen_fds, pid_file,
+                       console_socket, no_pivot, no_new_keyring, preserve_fds, foreground, systemd_cgroup)
+    finally:
+        intermediate.abandon()  # it is gone once it has its orders; if it never got them, now
+        cgroups_warm()  # reaped already unless create failed early
+
+
+def _listen_fds() -> int:
+    """systemd socket activation, as runc: when LISTEN_FDS/LISTEN_PID name fds passed to us, they
+    go to the container as fds 3.., before the --preserve-fds ones (appliers/process.py)."""
+    try:
+        return int(os.environ.get("LISTEN_FDS", "0")) if int(os.environ.get("LISTEN_PID", "0")) == os.getpid() else 0
+    except ValueError:
+        return 0
+
+
+def _create(root: str, container_id: str, bundle: str, intermediate, cgroups_warm, listen_fds: int,
+            pid_file: str | None, console_socket: str | None, no_pivot: bool, no_new_keyring: bool,
+            preserve_fds: int, foreground: bool, systemd_cgroup: bool) -> int | None:
+    from . import cgroups, model, processes, validate
     from .appliers import (
         capabilities,
         idmap,
@@ -92,7 +116,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
         from .intelrdt import IntelRdt
 
         rdt = IntelRdt.from_config(spec.linux.intel_rdt, container_id)
-    spec, listen_fds = process.socket_activation(spec)
+    spec = process.socket_activation(spec, listen_fds)
     if not os.path.isdir(spec.root.path):
         raise OCIError(f"root.path: {spec.root.path}: no such directory")
     _check_terminal(spec.process.terminal, console_socket, not foreground)
@@ -144,16 +168,16 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
             c.data["host_mounts"] = {"root": spec.root.path, "before": hostmounts.before(spec.root.path)}
             c.save()
         idmapped = idmap.prepare(spec, bundle)
-        opts = processes.Options(container_id, c.dir, bundle, fifo, hook_state(c), no_pivot, not no_new_keyring,
-                                 listen_fds + preserve_fds, (c.dirfd,))
+        opts = processes.Options(container_id, bundle, fifo, hook_state(c), no_pivot, not no_new_keyring,
+                                 listen_fds + preserve_fds)
         opts.idmapped = idmapped
         opts.cgroup = cgroup
-        if spec.process.terminal:  # connected before forking: the path is the host's
+        if spec.process.terminal:  # connected here: the path is the host's
             from .appliers.terminal import ConsoleSocket
 
             console = ConsoleSocket(console_socket)
-            opts.console, opts.parent_fds = console.init_fd, (*opts.parent_fds, *console.parent_fds)
-        pid = processes.spawn_init(spec, opts)
+            opts.console = console.init_fd
+        pid = processes.spawn_init(spec, opts, intermediate, config)
         faults.point("create:ready")
         if rdt is not None:
             rdt.add(pid)
@@ -631,7 +655,20 @@ def exec_process(root: str, container_id: str, process_obj: dict, detach: bool =
     from . import cgroups
 
     cgroups_warm = cgroups.warm_up_migration()
-    from . import model, processes, validate
+    from . import processes
+
+    intermediate = processes.Intermediate(preserve_fds)  # starts up while we work
+    try:
+        return _exec(root, container_id, process_obj, intermediate, cgroups_warm, detach, pid_file, console_socket,
+                     preserve_fds)
+    finally:
+        intermediate.abandon()
+        cgroups_warm()  # reaped already unless exec failed early
+
+
+def _exec(root: str, container_id: str, process_obj: dict, intermediate, cgroups_warm, detach: bool,
+          pid_file: str | None, console_socket: str | None, preserve_fds: int) -> int:
+    from . import cgroups, model, processes, validate
     from .appliers import (
         capabilities,
         cpuaffinity,
@@ -671,15 +708,15 @@ def exec_process(root: str, container_id: str, process_obj: dict, detach: bool =
         if st.proc_start_time(c.pid) != c.data["init_start_time"]:
             raise InvalidState(_EXEC_ERRORS["stopped"])
         cgroup = cgroups.load(c.data["cgroup"]) if c.data.get("cgroup") else None
-        opts = processes.ExecOptions(ns_fds, cgroup, preserve_fds, (c.dirfd,))
+        opts = processes.ExecOptions(ns_fds, cgroup, preserve_fds)
         opts.keyring = None if c.data.get("no_new_keyring") else container_id
         if spec.process.terminal:
             from .appliers.terminal import ConsoleSocket
 
             console = ConsoleSocket(console_socket)
-            opts.console, opts.parent_fds = console.init_fd, (*opts.parent_fds, *console.parent_fds)
+            opts.console = console.init_fd
         cgroups_warm()
-        pid = processes.spawn_exec(spec, opts)
+        pid = processes.spawn_exec(spec, opts, intermediate, config, c.data["bundle"])
         faults.point("exec:forked")
         try:
             master = console.receive() if console and console.receiver else None

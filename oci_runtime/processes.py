@@ -1,10 +1,12 @@
 """The three processes of `create`, in the order of runtime.md's lifecycle.
 
-parent (the `create` command)  forks ->  intermediate  forks ->  init
-- intermediate: waits until the parent has put it in the container's cgroup (init inherits it),
-  joins the namespaces given by path, creates a user namespace (the parent writes its uid/gid
-  maps), then unshares the other new namespaces; because a new pid namespace applies to children
-  only, it forks init, reports init's pid and exits.
+parent (the `create` command)  starts ->  intermediate  forks ->  init
+- intermediate: a sealed copy of the interpreter (sealed.py), started as soon as the command
+  begins so that its start-up overlaps the parent's work. Once the parent has put it in the
+  container's cgroup (init inherits it), it gets its orders (the config, the options, the fds
+  it needs), joins the namespaces given by path, creates a user namespace (the parent writes
+  its uid/gid maps), then unshares the other new namespaces; because a new pid namespace
+  applies to children only, it forks init, reports init's pid and exits.
 - init: pid 1 of the container. Builds the root filesystem; lets the parent run the prestart and
   createRuntime hooks, runs createContainer hooks itself, switches root, reports READY and blocks
   opening the exec fifo until `start`; then runs startContainer hooks, reports the outcome
@@ -13,17 +15,19 @@ parent (the `create` command)  forks ->  intermediate  forks ->  init
   the parent itself exits, to the caller's subreaper (conmon, containerd's shim): the container
   ends up as the caller's child, as with runc.
 Messages are JSON objects, one per line (atomic: under PIPE_BUF), child -> parent on `report`
-and parent -> child on `control`.
+(a pipe) and parent -> child on `control` (a socket: the orders carry fds, SCM_RIGHTS). `exec`
+has the same shape: parent -> intermediate (joins the init's namespaces) -> the new process.
 """
 from __future__ import annotations
 
 import _signal as signal  # the signal module builds enums at import (~3 ms); the numbers are all we need
-import fcntl
+import _socket  # the socket module costs ~3 ms at import; sendmsg/recvmsg are all we need
 import os
+import struct
 
 import prctl
 
-from . import faults, fs, hooks, jsonio
+from . import faults, fs, hooks, jsonio, log, sealed
 from . import syscalls as sc
 from .appliers import (
     cpuaffinity,
@@ -40,7 +44,7 @@ from .appliers import (
     sysctl,
 )
 from .errors import HookError, OCIError, StartError, describe
-from .model import Spec
+from .model import Spec, evolve, load_spec
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms of every `create`)
 if TYPE_CHECKING:
@@ -54,6 +58,7 @@ MSG_READY = "ready"  # init: the container is created, init waits on the exec fi
 MSG_ERROR = "error"  # any child: {"msg": <one-line error>}; the child then exits
 # parent -> child
 MSG_CONTINUE = "continue"  # the step the child waited for is done
+MSG_ORDERS = "orders"  # {"role": "init" | "exec", "config", "env", ... (Options/ExecOptions.orders)} + fds
 
 START_OK = b"0"  # init -> `start` through the exec fifo: startContainer hooks ran, exec follows
 
@@ -61,21 +66,36 @@ START_OK = b"0"  # init -> `start` through the exec fifo: startContainer hooks r
 class Options:
     """What `create` was asked for beyond config.json."""
 
-    def __init__(self, container_id: str, state_dir: str, bundle: str, fifo_fd: int, hook_state: dict,
+    def __init__(self, container_id: str, bundle: str, fifo_fd: int, hook_state: dict,
                  no_pivot: bool = False, new_keyring: bool = True, preserve_fds: int = 0,
-                 parent_fds: tuple[int, ...] = (), console: int | None = None) -> None:
+                 console: int | None = None) -> None:
         self.container_id = container_id
-        self.state_dir = state_dir
         self.bundle = bundle
         self.fifo_fd = fifo_fd  # O_PATH fd of exec.fifo, opened by the parent (init may not reach --root)
         self.hook_state = hook_state  # the state passed to hooks, less status and pid
         self.no_pivot = no_pivot
         self.new_keyring = new_keyring
         self.preserve_fds = preserve_fds
-        self.parent_fds = parent_fds  # the parent's own fds (the state lock): closed in the children
         self.console = console  # process.terminal: connected console socket, init sends the pty master on it
         self.idmapped: dict[int, int] = {}  # mounts index -> detached idmapped mount (appliers/idmap.py)
         self.cgroup = None  # the container's cgroup driver (oci_runtime.cgroups), created and configured
+
+    def orders(self) -> tuple[dict, list[int]]:
+        """What the intermediate gets: these options as JSON, and the fds (sent with them)."""
+        fds = [self.fifo_fd, *([self.console] if self.console is not None else []), *self.idmapped.values()]
+        return {"role": "init", "container_id": self.container_id, "bundle": self.bundle,
+                "hook_state": self.hook_state, "no_pivot": self.no_pivot, "new_keyring": self.new_keyring,
+                "preserve_fds": self.preserve_fds, "console": self.console is not None,
+                "idmapped": list(self.idmapped)}, fds
+
+    @classmethod
+    def from_orders(cls, orders: dict, fds: list[int]) -> Options:
+        fifo, *rest = fds
+        console = rest.pop(0) if orders["console"] else None
+        opts = cls(orders["container_id"], orders["bundle"], fifo, orders["hook_state"], orders["no_pivot"],
+                   orders["new_keyring"], orders["preserve_fds"], console)
+        opts.idmapped = dict(zip(orders["idmapped"], rest))
+        return opts
 
 
 def _send(fd: int, msg_type: str, **fields: object) -> None:
@@ -121,38 +141,117 @@ def _fail(report: int, msg: str, hook: bool = False) -> None:
         os.write(2, f"oci-runtime: {msg}\n".encode())
 
 
-def _fork_intermediate(opts: Options | ExecOptions, body: Callable[[int, int], None]) -> tuple[int, int, int]:
-    """As a child subreaper, fork the intermediate running body(report, control), put it in the
-    container's cgroup before it does anything (its children inherit the cgroup) and let it go.
-    Returns (its pid, our end of its report pipe, our end of its control pipe)."""
-    prctl.set_child_subreaper(True)
-    floor = 3 + opts.preserve_fds
-    r, w, control_r, control_w = (_above(fd, floor) for fd in (*os.pipe(), *os.pipe()))
-    intermediate = os.fork()
-    if intermediate == 0:
-        for fd in (r, control_w, *opts.parent_fds):
-            os.close(fd)
-        process.close_inherited_fds(opts.preserve_fds)
-        _child(w, lambda: body(w, control_r))
-    os.close(w)
-    os.close(control_r)
+class Intermediate:
+    """The intermediate process of create or exec, a sealed interpreter copy (sealed.py) started
+    before the command does anything else, waiting for its orders; the command is a child subreaper
+    from then on, so the init (or the exec'd process) comes back to it when the intermediate exits."""
+
+    def __init__(self, preserve_fds: int) -> None:
+        prctl.set_child_subreaper(True)
+        self.pid, self.report, self.control = sealed.spawn("oci_runtime.processes:intermediate_main", preserve_fds)
+        self.started = False
+
+    def start(self, cgroup, orders: dict, fds: list[int]) -> None:
+        """Put it in the container's cgroup before it does anything (its children inherit the
+        cgroup), then send its orders and the fds they name, with our log settings and fd."""
+        log_fd, log_json, log_debug = log.settings()
+        log_file = [log_fd] if log_fd != 2 else []
+        orders = {**orders, "log": {"file": bool(log_file), "json": log_json, "debug": log_debug}}
+        fds = [*log_file, *fds]
+        try:
+            if cgroup is not None:
+                cgroup.add(self.pid)
+            data = jsonio.dumps({"type": MSG_ORDERS, **orders}).encode() + b"\n"
+            sock = _socket.socket(fileno=self.control)
+            try:
+                rights = struct.pack(f"{len(fds)}i", *fds)
+                sent = sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
+                if sent < len(data):  # (never sendall(b""): it still sends, and the child may be gone)
+                    sock.sendall(data[sent:])
+            finally:
+                sock.detach()
+        except BaseException:
+            self.abandon()
+            raise
+        self.started = True
+
+    def abandon(self) -> None:
+        """The command failed before the intermediate got its orders: end and reap it (once)."""
+        if not self.started and self.pid:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.pid = 0
+        self.close()
+
+    def close(self) -> None:
+        for fd in (self.report, self.control):
+            if fd >= 0:
+                os.close(fd)
+        self.report = self.control = -1
+
+
+def intermediate_main(report: int, control: int) -> NoReturn:
+    """Where the sealed copy starts (Intermediate): wait for the orders, then be the intermediate
+    process of `create` or of `exec`. Its channel ends close when the init (or process) execs."""
+    for fd in (report, control):
+        os.set_inheritable(fd, False)
+    _child(report, lambda: _follow_orders(report, control))
+
+
+def _follow_orders(report: int, control: int) -> None:
+    orders, fds = _receive_orders(control)
+    settings = orders["log"]
+    log.adopt(fds.pop(0) if settings["file"] else 2, settings["json"], settings["debug"])
+    spec = load_spec(orders["config"], orders["bundle"])
+    spec = evolve(spec, process=evolve(spec.process, env=orders["env"]))  # as the parent changed it
+    _preload(spec, orders["console"])
+    if orders["role"] == "init":
+        _intermediate(spec, Options.from_orders(orders, fds), report, control)
+    else:
+        _exec_intermediate(spec, ExecOptions.from_orders(orders, fds), report, control)
+
+
+def _preload(spec: Spec, console: bool) -> None:
+    """Import now, while the host's files are in reach, what the init or the exec'd process needs
+    only after its root has changed (the imports that are lazy to keep `create` fast elsewhere)."""
+    if console:
+        from .appliers import terminal  # noqa: F401
+    if spec.hooks.start_container or spec.hooks.create_container:
+        import subprocess  # noqa: F401 (hooks.run_one)
+
+
+MAX_FDS = 253  # SCM_MAX_FD: the most fds one message carries
+
+
+def _receive_orders(control: int) -> tuple[dict, list[int]]:
+    """The orders line and the fds sent with its first bytes (close-on-exec)."""
+    sock = _socket.socket(fileno=control)
     try:
-        if opts.cgroup is not None:
-            opts.cgroup.add(intermediate)
-        _send(control_w, MSG_CONTINUE)
-    except BaseException:
-        os.kill(intermediate, signal.SIGKILL)
-        os.waitpid(intermediate, 0)
-        os.close(r)
-        os.close(control_w)
-        raise
-    return intermediate, r, control_w
+        data, ancillary, flags, _ = sock.recvmsg(1 << 16, _socket.CMSG_SPACE(4 * MAX_FDS), _socket.MSG_CMSG_CLOEXEC)
+    finally:
+        sock.detach()
+    fds = [fd for level, kind, payload in ancillary if (level, kind) == (_socket.SOL_SOCKET, _socket.SCM_RIGHTS)
+           for fd in struct.unpack(f"{len(payload) // 4}i", payload[: len(payload) // 4 * 4])]
+    if flags & _socket.MSG_CTRUNC:
+        raise OCIError("the runtime's orders came without all their fds")
+    while data and not data.endswith(b"\n"):
+        data += os.read(control, 1 << 16) or b"\n"
+    if not data.strip():
+        raise OCIError("the runtime's parent process went away")
+    orders = jsonio.loads(data)
+    if orders.get("type") != MSG_ORDERS:
+        raise OCIError(f"unexpected message from the parent: {data[:100]!r}")
+    return orders, fds
 
 
-def spawn_init(spec: Spec, opts: Options) -> int:
-    """Create the container's init process; returns its pid once it is READY."""
-    intermediate, r, control_w = _fork_intermediate(opts, lambda w, control_r: _intermediate(spec, opts, w, control_r))
+def spawn_init(spec: Spec, opts: Options, child: Intermediate, config: dict) -> int:
+    """Create the container's init process through the waiting intermediate (config: the validated
+    config.json the spec was made from); returns its pid once it is READY."""
+    orders, fds = opts.orders()
+    child.start(opts.cgroup, {**orders, "config": config, "env": spec.process.env}, fds)
     faults.point("create:forked")
+    intermediate, r, control_w = child.pid, child.report, child.control
+    child.report = child.control = -1  # ours to close now
     init_pid = 0
     hooks_due = ready = False
     failure: OCIError | None = None
@@ -238,17 +337,7 @@ def _open_exec_fifo(fifo_path_fd: int, host_proc: int) -> int:
     return fd
 
 
-def _above(fd: int, floor: int) -> int:
-    """Move fd to a number >= floor: fds 3..floor-1 are the caller's, passed with --preserve-fds."""
-    if fd >= floor:
-        return fd
-    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor)
-    os.close(fd)
-    return high
-
-
 def _intermediate(spec: Spec, opts: Options, report: int, control: int) -> None:
-    _await(control, MSG_CONTINUE)  # the parent has put us in the container's cgroup
     namespaces.join(spec)
     if namespaces.creates_user_namespace(spec):
         namespaces.unshare_user()
@@ -335,13 +424,26 @@ class ExecOptions:
     """What `exec` needs beyond the process: the init's namespaces, the cgroup, the fds."""
 
     def __init__(self, ns_fds: list[tuple[str, int]], cgroup=None, preserve_fds: int = 0,
-                 parent_fds: tuple[int, ...] = (), console: int | None = None) -> None:
+                 console: int | None = None) -> None:
         self.ns_fds = ns_fds  # (namespace type, fd of /proc/<init>/ns/<x>), user first
         self.keyring: str | None = None  # the container id, unless it was created with --no-new-keyring
         self.cgroup = cgroup
         self.preserve_fds = preserve_fds
-        self.parent_fds = parent_fds
         self.console = console
+
+    def orders(self) -> tuple[dict, list[int]]:
+        """What the intermediate gets: these options as JSON, and the fds (sent with them)."""
+        fds = [fd for _, fd in self.ns_fds] + ([self.console] if self.console is not None else [])
+        return {"role": "exec", "namespaces": [t for t, _ in self.ns_fds], "keyring": self.keyring,
+                "preserve_fds": self.preserve_fds, "console": self.console is not None}, fds
+
+    @classmethod
+    def from_orders(cls, orders: dict, fds: list[int]) -> ExecOptions:
+        count = len(orders["namespaces"])
+        console = fds[count] if orders["console"] else None
+        opts = cls(list(zip(orders["namespaces"], fds[:count])), None, orders["preserve_fds"], console)
+        opts.keyring = orders["keyring"]
+        return opts
 
 
 ROOT_DIR = "root"  # in ExecOptions.ns_fds: the init's root directory, for containers without a mount namespace
@@ -372,14 +474,16 @@ def open_namespaces(spec: Spec, init_pid: int) -> list[tuple[str, int]]:
     return fds
 
 
-def spawn_exec(spec: Spec, opts: ExecOptions) -> int:
+def spawn_exec(spec: Spec, opts: ExecOptions, child: Intermediate, config: dict, bundle: str) -> int:
     """Start spec.process inside the container: parent -> intermediate (joins the cgroup and the
     init's namespaces, forks: a pid namespace applies to children) -> the process. Returns its
     pid once it has exec'd (the report pipe is close-on-exec) or raises StartError. We are a
     child subreaper, so the process is our child now and the caller's once we exit."""
-    cpuaffinity.apply(spec.process, "initial")  # inherited by the intermediate, until it is in the cgroup
-    intermediate, r, control_w = _fork_intermediate(opts, lambda w, control_r: _exec_intermediate(spec, opts, w,
-                                                                                                 control_r))
+    cpuaffinity.apply(spec.process, "initial", child.pid)  # until the intermediate is in the cgroup
+    orders, fds = opts.orders()
+    child.start(opts.cgroup, {**orders, "config": config, "bundle": bundle, "env": spec.process.env}, fds)
+    intermediate, r, control_w = child.pid, child.report, child.control
+    child.report = child.control = -1  # ours to close now
     pid = 0
     failure: OCIError | None = None
     try:
@@ -404,8 +508,7 @@ def spawn_exec(spec: Spec, opts: ExecOptions) -> int:
 
 
 def _exec_intermediate(spec: Spec, opts: ExecOptions, report: int, control: int) -> None:
-    _await(control, MSG_CONTINUE)  # in the container's cgroup now
-    cpuaffinity.apply(spec.process, "final")
+    cpuaffinity.apply(spec.process, "final")  # in the container's cgroup now
     for ns_type, fd in opts.ns_fds:
         if ns_type == ROOT_DIR:  # no mount namespace: the container's root is the init's chroot
             os.fchdir(fd)

@@ -1,13 +1,20 @@
-"""Run `create` from a sealed copy of the interpreter (the CVE-2019-5736 class).
+"""Start the process that enters a container from a sealed copy of the interpreter (the CVE-2019-5736 class).
 
-Until `start`, the container's init is this Python process, so /proc/<init>/exe is the host's
-interpreter: a container process allowed to follow it (CAP_SYS_PTRACE without a user namespace
-passes the non-dumpable check) could keep it open and overwrite the host's Python once nothing
-executes it. As runc does with its own binary, the command first re-executes itself from a
-sealed memfd copy of the interpreter binary: /proc/<init>/exe then leads only to that copy,
-which nobody can write. The copy is small (libpython stays a mapped library, which /proc only
-exposes through map_files, to CAP_SYS_ADMIN in the host's user namespace).
+The container's init, and each process `exec` adds, is Python until it execs the program, so its
+/proc/<pid>/exe would be the host's interpreter: a container process allowed to follow it
+(CAP_SYS_PTRACE without a user namespace passes the non-dumpable check) could keep it open and
+overwrite the host's Python once nothing executes it. As runc does with its own binary, that
+process comes from a sealed memfd copy of the interpreter binary: /proc/<pid>/exe then leads only
+to the copy, which nobody can write. The copy is small (libpython stays a mapped library, which
+/proc only exposes through map_files, to CAP_SYS_ADMIN in the host's user namespace).
+
+Only those processes need it: the command itself stays in the host's namespaces, where no
+container process can see it. So `create` and `exec` start the copy first thing, as the
+intermediate process (processes.py), and do their own work (reading the config, the state
+directory, the cgroup) while it starts up: the second interpreter start-up runs beside the first
+one's work instead of after it.
 """
+import _socket  # the socket module costs ~3 ms at import; a socketpair is all we need
 import fcntl
 import os
 import sys
@@ -16,32 +23,91 @@ MEMFD_NAME = "oci-runtime"
 SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
 
 
-def running_sealed() -> bool:
-    return os.readlink("/proc/self/exe").startswith(f"/memfd:{MEMFD_NAME}")
-
-
-def reexec_sealed() -> None:
-    """Replace this process by the same command run from a sealed interpreter copy (same pid,
-    argv and environment); returns only when already running from one."""
-    if running_sealed():
-        return
+def interpreter_copy() -> int:
+    """A sealed memfd holding a copy of our interpreter binary (close-on-exec)."""
     fd = os.memfd_create(MEMFD_NAME, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
-    src = os.open(os.path.realpath(sys.executable), os.O_RDONLY | os.O_CLOEXEC)
     try:
-        while os.sendfile(fd, src, None, 1 << 24):
-            pass
-    finally:
-        os.close(src)
-    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, SEALS)
-    os.execv(f"/proc/self/fd/{fd}", sealed_argv())
+        src = os.open(os.path.realpath(sys.executable), os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            while os.sendfile(fd, src, None, 1 << 24):
+                pass
+        finally:
+            os.close(src)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, SEALS)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
-def sealed_argv() -> list[str]:
-    """The same command for the copy, which starts faster: -I -S (no site, which costs ~2.5 ms of a
-    start-up that happens twice: the module path site computed is handed over as it is; no PYTHON*
-    variables, no user site, no script directory or cwd on the path), the -X options kept. argv[0]
-    stays the original interpreter path: Python finds its prefix (and venv) from it."""
+def argv(call: str) -> list[str]:
+    """The copy's command line, running `call` (Python code, after the imports it names).
+
+    -I -S: it starts faster (no site: the module path site computed here is handed over as it is;
+    no PYTHON* variables, no user site, no script directory or cwd on the path); -X options (as
+    importtime) are kept. Our own arguments follow, unused, so that the process shows what it is
+    working on. argv[0] stays the original interpreter path: Python finds its prefix (and venv)
+    from it."""
     path = sys.path if sys.flags.safe_path else sys.path[1:]  # [0]: the script's directory or cwd
     xoptions = [f"-X{k}" if v is True else f"-X{k}={v}" for k, v in sys._xoptions.items()]
-    boot = f"import sys; sys.path[:] = {path!r}; from oci_runtime.cli import exit_now, main; exit_now(main())"
-    return [sys.executable, *xoptions, "-I", "-S", "-c", boot, *sys.argv[1:]]
+    return [sys.executable, *xoptions, "-I", "-S", "-c", f"import sys; sys.path[:] = {path!r}; {call}",
+            *sys.argv[1:]]
+
+
+def spawn(entry: str, preserve_fds: int) -> tuple[int, int, int]:
+    """Start `python -c "from <module> import <function>; <function>(report, control)"` from a sealed
+    copy, as our child; returns (its pid, our end of its report pipe, our end of its control socket).
+
+    It inherits fds 0-2, the preserved ones (3 .. 3 + preserve_fds - 1) and its two channel ends,
+    nothing else of ours (every fd we open is close-on-exec) nor any fd our caller leaked to us
+    (see close_inherited_fds). Ours are above the preserved fds, so they never take their numbers."""
+    module, function = entry.split(":")
+    floor = 3 + preserve_fds
+    report_r, report_w = (_above(fd, floor) for fd in os.pipe())
+    ours, theirs = (_above(s.detach(), floor) for s in _socket.socketpair(
+        _socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC))
+    exe = interpreter_copy()
+    command = argv(f"from {module} import {function}; {function}({report_w}, {theirs})")
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(report_r)
+            os.close(ours)
+            close_inherited_fds(preserve_fds)
+            os.set_inheritable(report_w, True)
+            os.set_inheritable(theirs, True)
+            os.execv(f"/proc/self/fd/{exe}", command)
+        except BaseException as e:  # told to the command through the report pipe, as any child's error
+            os.write(report_w, b'{"type": "error", "msg": "starting the sealed interpreter copy: %s"}\n'
+                     % str(e).encode("ascii", "backslashreplace").replace(b'"', b"'"))
+        finally:
+            os._exit(127)
+    for fd in (exe, report_w, theirs):
+        os.close(fd)
+    return pid, report_r, ours
+
+
+def close_inherited_fds(preserve_fds: int) -> None:
+    """Close every fd above the preserved ones that is not close-on-exec. Ours all are (PEP 446,
+    O_CLOEXEC), so these are fds our caller leaked to us (containerd's listening socket on fd 3...):
+    not even the waiting init may hold one, or a container process with CAP_SYS_PTRACE could read
+    it through /proc/<init>/fd. The preserved fds (--preserve-fds, LISTEN_FDS) become inheritable."""
+    floor = 3 + preserve_fds
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            if fd >= floor and not fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC:
+                os.close(fd)
+            elif 3 <= fd < floor:
+                os.set_inheritable(fd, True)
+        except OSError:  # the listing's own fd, gone by now
+            pass
+
+
+def _above(fd: int, floor: int) -> int:
+    """Move fd to a number >= floor: fds 3..floor-1 are the caller's, passed with --preserve-fds."""
+    if fd >= floor:
+        return fd
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor)
+    os.close(fd)
+    return high

@@ -137,6 +137,11 @@ def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
     _check(lib.oci_close_range(first, last, flags))
 
 
+def pidfd_getfd(pidfd: int, targetfd: int) -> int:
+    """A copy of fd `targetfd` of the process behind `pidfd` (close-on-exec), as SCM_RIGHTS would give."""
+    return _check(lib.oci_pidfd_getfd(pidfd, targetfd, 0))
+
+
 def sethostname(name: str) -> None:
     b = name.encode()
     _check(lib.oci_sethostname(b, len(b)))

@@ -352,3 +352,25 @@ def test_migration_warm_up_moves_nothing_and_leaves_no_process():
         os.waitpid(int(children[0]), os.WNOHANG)
     assert cgroups.own_cgroups() == before
     wait()  # a second call (already reaped) is harmless
+
+
+def test_create_reaps_its_warm_up_child_and_its_intermediate(runtime, bundle):
+    """create forks the warm-up child and the intermediate (the sealed copy) first thing, and reaps
+    both. Seen from a child subreaper that runs `create`: the container's init is re-parented to it,
+    and nothing else (an unreaped child of create would be too)."""
+    import sys
+    import textwrap
+
+    from conftest import OCI_RUNTIME
+
+    bundle.config["process"]["args"] = ["sleep", "100"]
+    create = [OCI_RUNTIME, "--root", str(runtime.root), "create", "--bundle", bundle.write(), "w1"]
+    script = textwrap.dedent(f"""
+        import json, os, subprocess, prctl
+        prctl.set_child_subreaper(True)
+        subprocess.run({create!r}, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        print(json.dumps(open(f"/proc/{{os.getpid()}}/task/{{os.getpid()}}/children").read().split()))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == [str(runtime.state("w1")["pid"])]

@@ -148,3 +148,14 @@ def test_a_failing_poststop_hook_is_a_warning_and_the_rest_still_run(runtime, ho
     assert warning["level"] == "warning" and "hooks.poststop[0] (/bin/false): exit status 1" in warning["msg"]
     assert [name for name, _, _ in entries(hooked.log)][-1] == "poststop"
     assert runtime.ids() == []
+
+
+@pytest.mark.parametrize("only", ["startContainer", "createContainer"])
+def test_a_hook_run_by_the_init_alone(runtime, hooked, only):
+    """The init runs createContainer and startContainer hooks itself, the latter after its root
+    changed: whatever running a hook needs was loaded while the host's files were in reach, even
+    when no other hook ran before."""
+    hooked.config["hooks"] = {only: hooked.config["hooks"][only]}
+    runtime("create", "--bundle", hooked.write(), "h1", check=True)
+    runtime("start", "h1", check=True)
+    assert [name for name, _, _ in entries(hooked.log)] == [only]

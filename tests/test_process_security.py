@@ -396,7 +396,7 @@ def test_created_init_can_not_be_reached_from_another_container(runtime, bundle,
 
 
 def test_a_ptrace_capable_container_reaches_only_a_sealed_copy_of_the_interpreter(runtime, bundle, tmp_path):
-    """CAP_SYS_PTRACE passes the non-dumpable check, so `create` runs from a sealed memfd copy of
+    """CAP_SYS_PTRACE passes the non-dumpable check, so the init comes from a sealed memfd copy of
     the interpreter (oci_runtime/sealed.py): container B, joined to A's pid namespace with every
     capability the host grants, follows /proc/1/exe of A's created init to that copy, which it
     can't write, and never to the host's interpreter file."""

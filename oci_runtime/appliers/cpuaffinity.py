@@ -23,11 +23,11 @@ def check(p: Process) -> None:
         _cpus(p, which)
 
 
-def apply(p: Process, which: str) -> None:
-    """Set this process's affinity to the `which` list, if the config gives one."""
+def apply(p: Process, which: str, pid: int = 0) -> None:
+    """Set the affinity of pid (0: this process) to the `which` list, if the config gives one."""
     cpus = _cpus(p, which)
     if cpus:
         try:
-            os.sched_setaffinity(0, cpus)
+            os.sched_setaffinity(pid, cpus)
         except OSError as e:
             raise OCIError(f"process.execCPUAffinity.{which}: {describe(e)}") from None

@@ -63,18 +63,13 @@ def home_of(uid: int) -> str:
     return "/"
 
 
-def socket_activation(spec: Spec) -> tuple[Spec, int]:
-    """systemd socket activation, as runc: when LISTEN_FDS/LISTEN_PID name fds passed to us, they
-    go to the container as fds 3.., before the --preserve-fds ones, with LISTEN_FDS=n and
-    LISTEN_PID=1 added to its environment. Returns the spec to use and n."""
-    try:
-        n = int(os.environ.get("LISTEN_FDS", "0")) if int(os.environ.get("LISTEN_PID", "0")) == os.getpid() else 0
-    except ValueError:
-        n = 0
-    if n <= 0:
-        return spec, 0
-    env = [*spec.process.env, f"LISTEN_FDS={n}", "LISTEN_PID=1"]
-    return evolve(spec, process=evolve(spec.process, env=env)), n
+def socket_activation(spec: Spec, listen_fds: int) -> Spec:
+    """systemd socket activation, as runc: the LISTEN_FDS fds passed to us (counted by the command)
+    go to the container as fds 3.., with LISTEN_FDS=n and LISTEN_PID=1 added to its environment."""
+    if listen_fds <= 0:
+        return spec
+    env = [*spec.process.env, f"LISTEN_FDS={listen_fds}", "LISTEN_PID=1"]
+    return evolve(spec, process=evolve(spec.process, env=env))
 
 
 def make_cwd(p: Process, rootfd: int) -> None:
@@ -134,24 +129,6 @@ def switch_user(p: Process) -> None:
         os.setresuid(user.uid, user.uid, user.uid)
     except OSError as e:
         raise OCIError(f"process.user: {describe(e)}") from None
-
-
-def close_inherited_fds(preserve_fds: int) -> None:
-    """First thing in a child of create or exec: close every fd above the preserved ones that is
-    not close-on-exec. Ours all are (PEP 446, O_CLOEXEC), so these are fds our caller leaked to us
-    (containerd's listening socket on fd 3...): not even the waiting init may hold one, or a
-    container process with CAP_SYS_PTRACE could read it through /proc/<init>/fd. The preserved
-    fds (--preserve-fds, LISTEN_FDS) become inheritable."""
-    floor = 3 + preserve_fds
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        try:
-            if fd >= floor and not fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC:
-                os.close(fd)
-            elif 3 <= fd < floor:
-                os.set_inheritable(fd, True)
-        except OSError:  # the listing's own fd, gone by now
-            pass
 
 
 def close_fds_on_exec(preserve_fds: int) -> None:

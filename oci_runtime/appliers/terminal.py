@@ -69,11 +69,6 @@ class ConsoleSocket:
             self.receiver, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             self.init_fd = theirs.detach()
 
-    @property
-    def parent_fds(self) -> tuple[int, ...]:
-        """Fds the children must close (the init keeps init_fd only)."""
-        return (self.receiver.fileno(),) if self.receiver else ()
-
     def receive(self) -> int:
         """Foreground run, once init is READY: the master it sent (closes init_fd first, so a
         message that never came is an EOF, not a hang)."""

@@ -133,21 +133,20 @@ def own_dirs() -> dict[str, str]:
 
 
 def warm_up_migration() -> "Callable[[], None]":
-    """Start paying, in a child process, the wait that the container's move into its cgroup would pay.
+    """Start paying, in a child process, the wait that the container's move into its cgroup would pay;
+    returns the function that reaps the child, to call before touching cgroupfs (the child holds
+    cgroup_mutex while it waits).
 
     Moving a process between cgroups takes a global lock (cgroup_threadgroup_rwsem) whose first
-    writer after a quiet spell waits for an RCU grace period: 10-20 ms on this kernel, the longest
+    writer after a quiet spell waits for an RCU grace period: 10-25 ms on this kernel, the longest
     single wait of a `create` or `exec`. A child writing its own pid into the cgroup it is in
-    already (a move to nowhere) takes the same lock: started when create/exec start, it waits
-    while the config is read and checked, and the container's real move finds the lock warm (for
-    about one grace period after). A process, not a thread: a thread would have to win the GIL
-    from the imports first. Nothing changes if it fails. Returns the function that reaps the child,
-    to call before touching cgroupfs (the child holds cgroup_mutex while it waits)."""
+    already (a move to nowhere) takes the same lock: started as soon as create/exec start, it waits
+    while the imports and the checks of the config run, and the container's real move finds the
+    lock warm (for about one grace period after). A process, not a thread: a thread would have to
+    win the GIL from the imports first. Nothing changes if it fails."""
     directory = next(iter(own_dirs().values()), None)
-    if directory is None:
-        return lambda: None
-    pid = os.fork()
-    if pid == 0:
+    pid = os.fork() if directory is not None else 0
+    if pid == 0 and directory is not None:
         try:
             fd = os.open(os.path.join(directory, "cgroup.procs"), os.O_WRONLY)
             os.write(fd, str(os.getpid()).encode())
@@ -155,10 +154,11 @@ def warm_up_migration() -> "Callable[[], None]":
             os._exit(0)
 
     def reap() -> None:
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:  # reaped by someone else: done all the same
-            pass
+        if pid:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:  # reaped by someone else: done all the same
+                pass
 
     return reap
 
