@@ -62,9 +62,9 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
 
     cgroups_warm = cgroups.warm_up_migration()
     listen_fds = _listen_fds()
-    from . import processes
+    from . import sealed
 
-    intermediate = processes.Intermediate(listen_fds + preserve_fds)  # starts up while we work
+    intermediate = sealed.Intermediate(listen_fds + preserve_fds)  # starts up while we work
     try:
         return _create(root, container_id, bundle, intermediate, cgroups_warm, listen_fds, pid_file,
                        console_socket, no_pivot, no_new_keyring, preserve_fds, foreground, systemd_cgroup)
@@ -655,9 +655,9 @@ def exec_process(root: str, container_id: str, process_obj: dict, detach: bool =
     from . import cgroups
 
     cgroups_warm = cgroups.warm_up_migration()
-    from . import processes
+    from . import sealed
 
-    intermediate = processes.Intermediate(preserve_fds)  # starts up while we work
+    intermediate = sealed.Intermediate(preserve_fds)  # starts up while we work
     try:
         return _exec(root, container_id, process_obj, intermediate, cgroups_warm, detach, pid_file, console_socket,
                      preserve_fds)

@@ -58,7 +58,6 @@ MSG_READY = "ready"  # init: the container is created, init waits on the exec fi
 MSG_ERROR = "error"  # any child: {"msg": <one-line error>}; the child then exits
 # parent -> child
 MSG_CONTINUE = "continue"  # the step the child waited for is done
-MSG_ORDERS = "orders"  # {"role": "init" | "exec", "config", "env", ... (Options/ExecOptions.orders)} + fds
 
 START_OK = b"0"  # init -> `start` through the exec fifo: startContainer hooks ran, exec follows
 
@@ -141,57 +140,8 @@ def _fail(report: int, msg: str, hook: bool = False) -> None:
         os.write(2, f"oci-runtime: {msg}\n".encode())
 
 
-class Intermediate:
-    """The intermediate process of create or exec, a sealed interpreter copy (sealed.py) started
-    before the command does anything else, waiting for its orders; the command is a child subreaper
-    from then on, so the init (or the exec'd process) comes back to it when the intermediate exits."""
-
-    def __init__(self, preserve_fds: int) -> None:
-        prctl.set_child_subreaper(True)
-        self.pid, self.report, self.control = sealed.spawn("oci_runtime.processes:intermediate_main", preserve_fds)
-        self.started = False
-
-    def start(self, cgroup, orders: dict, fds: list[int]) -> None:
-        """Put it in the container's cgroup before it does anything (its children inherit the
-        cgroup), then send its orders and the fds they name, with our log settings and fd."""
-        log_fd, log_json, log_debug = log.settings()
-        log_file = [log_fd] if log_fd != 2 else []
-        orders = {**orders, "log": {"file": bool(log_file), "json": log_json, "debug": log_debug}}
-        fds = [*log_file, *fds]
-        try:
-            if cgroup is not None:
-                cgroup.add(self.pid)
-            data = jsonio.dumps({"type": MSG_ORDERS, **orders}).encode() + b"\n"
-            sock = _socket.socket(fileno=self.control)
-            try:
-                rights = struct.pack(f"{len(fds)}i", *fds)
-                sent = sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
-                if sent < len(data):  # (never sendall(b""): it still sends, and the child may be gone)
-                    sock.sendall(data[sent:])
-            finally:
-                sock.detach()
-        except BaseException:
-            self.abandon()
-            raise
-        self.started = True
-
-    def abandon(self) -> None:
-        """The command failed before the intermediate got its orders: end and reap it (once)."""
-        if not self.started and self.pid:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-            self.pid = 0
-        self.close()
-
-    def close(self) -> None:
-        for fd in (self.report, self.control):
-            if fd >= 0:
-                os.close(fd)
-        self.report = self.control = -1
-
-
 def intermediate_main(report: int, control: int) -> NoReturn:
-    """Where the sealed copy starts (Intermediate): wait for the orders, then be the intermediate
+    """Where the sealed copy starts (sealed.Intermediate): wait for the orders, then be the intermediate
     process of `create` or of `exec`. Its channel ends close when the init (or process) execs."""
     for fd in (report, control):
         os.set_inheritable(fd, False)
@@ -239,12 +189,12 @@ def _receive_orders(control: int) -> tuple[dict, list[int]]:
     if not data.strip():
         raise OCIError("the runtime's parent process went away")
     orders = jsonio.loads(data)
-    if orders.get("type") != MSG_ORDERS:
+    if orders.get("type") != sealed.ORDERS:
         raise OCIError(f"unexpected message from the parent: {data[:100]!r}")
     return orders, fds
 
 
-def spawn_init(spec: Spec, opts: Options, child: Intermediate, config: dict) -> int:
+def spawn_init(spec: Spec, opts: Options, child: sealed.Intermediate, config: dict) -> int:
     """Create the container's init process through the waiting intermediate (config: the validated
     config.json the spec was made from); returns its pid once it is READY."""
     orders, fds = opts.orders()
@@ -474,7 +424,7 @@ def open_namespaces(spec: Spec, init_pid: int) -> list[tuple[str, int]]:
     return fds
 
 
-def spawn_exec(spec: Spec, opts: ExecOptions, child: Intermediate, config: dict, bundle: str) -> int:
+def spawn_exec(spec: Spec, opts: ExecOptions, child: sealed.Intermediate, config: dict, bundle: str) -> int:
     """Start spec.process inside the container: parent -> intermediate (joins the cgroup and the
     init's namespaces, forks: a pid namespace applies to children) -> the process. Returns its
     pid once it has exec'd (the report pipe is close-on-exec) or raises StartError. We are a

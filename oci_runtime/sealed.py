@@ -12,15 +12,74 @@ Only those processes need it: the command itself stays in the host's namespaces,
 container process can see it. So `create` and `exec` start the copy first thing, as the
 intermediate process (processes.py), and do their own work (reading the config, the state
 directory, the cgroup) while it starts up: the second interpreter start-up runs beside the first
-one's work instead of after it.
+one's work instead of after it. This module is the command's side of that hand-over, and imports
+next to nothing, so that the copy starts as early as it can.
 """
-import _socket  # the socket module costs ~3 ms at import; a socketpair is all we need
+import _signal as signal  # the signal module builds enums at import (~3 ms); the numbers are all we need
+import _socket  # the socket module costs ~3 ms at import; socketpair, sendmsg are all we need
 import fcntl
 import os
 import sys
 
+from . import jsonio, log
+
+ORDERS = "orders"  # the message type of the orders: {"type": ORDERS, "role": "init" | "exec", ...}
 MEMFD_NAME = "oci-runtime"
 SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+
+
+class Intermediate:
+    """The intermediate process of create or exec (processes.py), a sealed interpreter copy started
+    before the command does anything else, waiting for its orders."""
+
+    def __init__(self, preserve_fds: int) -> None:
+        self.pid, self.report, self.control = spawn("oci_runtime.processes:intermediate_main", preserve_fds)
+        self.started = False
+
+    def start(self, cgroup, orders: dict, fds: list[int]) -> None:
+        """Put it in the container's cgroup before it does anything (its children inherit the
+        cgroup), then send its orders and the fds they name, with our log settings and fd. We are
+        a child subreaper from now on: the init (or the exec'd process) comes back to us when the
+        intermediate exits, and to our caller's subreaper (conmon, containerd's shim) after us."""
+        import struct
+
+        import prctl
+
+        prctl.set_child_subreaper(True)
+        log_fd, log_json, log_debug = log.settings()
+        log_file = [log_fd] if log_fd != 2 else []
+        orders = {**orders, "log": {"file": bool(log_file), "json": log_json, "debug": log_debug}}
+        fds = [*log_file, *fds]
+        try:
+            if cgroup is not None:
+                cgroup.add(self.pid)
+            data = jsonio.dumps({"type": ORDERS, **orders}).encode() + b"\n"
+            sock = _socket.socket(fileno=self.control)
+            try:
+                rights = struct.pack(f"{len(fds)}i", *fds)
+                sent = sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
+                if sent < len(data):  # (never sendall(b""): it still sends, and the child may be gone)
+                    sock.sendall(data[sent:])
+            finally:
+                sock.detach()
+        except BaseException:
+            self.abandon()
+            raise
+        self.started = True
+
+    def abandon(self) -> None:
+        """The command failed before the intermediate got its orders: end and reap it (once)."""
+        if not self.started and self.pid:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.pid = 0
+        self.close()
+
+    def close(self) -> None:
+        for fd in (self.report, self.control):
+            if fd >= 0:
+                os.close(fd)
+        self.report = self.control = -1
 
 
 def interpreter_copy() -> int:

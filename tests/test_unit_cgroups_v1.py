@@ -287,3 +287,20 @@ def test_oom_kills_are_read_from_memory_oom_control(tree):
     assert d.oom_kills() == 3
     tree.unfile(d)
     d.destroy()
+
+
+def test_frozen_of_a_cgroup_being_removed_is_false(tmp_path, monkeypatch):
+    """A racing delete: reading freezer.state of a cgroup being removed fails with ENODEV; `state`
+    then reports the container by its init (stopped), not an internal error."""
+    import errno
+
+    from oci_runtime.cgroups import v1
+
+    d = v1.V1Driver.__new__(v1.V1Driver)
+    d.paths = {"freezer": str(tmp_path)}
+
+    def gone(path: str) -> str:
+        raise OSError(errno.ENODEV, "No such device", path)
+
+    monkeypatch.setattr(v1, "_read", gone)
+    assert d.frozen() is False

@@ -128,3 +128,10 @@ def test_dev_bound_from_the_host_gets_no_defaults(root: Path, rootfd: int, dev_m
 def test_dev_tmpfs_mount_still_gets_defaults(root: Path, rootfd: int) -> None:
     devices.apply(spec(mounts=(Mount("/dev", "tmpfs", "tmpfs", ["nosuid", "mode=755"]),)), rootfd)
     assert node(root / "dev" / "null")[0] == stat.S_IFCHR
+
+
+@pytest.mark.parametrize("major", [2**63 - 1, 2**32, -1])
+def test_out_of_range_major_is_an_error_naming_the_device(root: Path, rootfd: int, major: int) -> None:
+    """int64 in the schema, an unsigned 32-bit number for mknod: one clear error, not an OverflowError."""
+    with pytest.raises(OCIError, match=rf"linux.devices: creating /dev/big: major {major} or minor 1 is not between"):
+        devices.apply(spec(Device(type="c", path="/dev/big", major=major, minor=1)), rootfd)

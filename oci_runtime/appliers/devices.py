@@ -50,6 +50,9 @@ def apply(spec: Spec, rootfd: int, in_user_namespace: bool = False) -> None:
             (bind_node if in_user_namespace else make_node)(rootfd, d)
         except OSError as e:
             raise OCIError(f"linux.devices: creating {d.path}: {describe(e)}") from None
+        except OverflowError:  # os.makedev: each number is an unsigned 32-bit int
+            raise OCIError(f"linux.devices: creating {d.path}: major {d.major} or minor {d.minor} "
+                           "is not between 0 and 4294967295") from None
     for target, link in symlinks:
         make_symlink(rootfd, target, link)
     for directory in ("/dev/pts", "/dev/shm"):

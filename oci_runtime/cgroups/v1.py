@@ -148,8 +148,10 @@ class V1Driver:
             return False
         try:
             return _read(os.path.join(d, "freezer.state")).strip() == "FROZEN"
-        except FileNotFoundError:
-            return False
+        except OSError as e:  # ENODEV: the cgroup is being removed (a racing delete)
+            if e.errno in (errno.ENOENT, errno.ENODEV):
+                return False
+            raise
 
     def destroy(self) -> None:
         leaves = set(self.paths.values())

@@ -199,8 +199,10 @@ class V2Driver:
     def frozen(self) -> bool:
         try:
             events = self._read("cgroup.events")
-        except FileNotFoundError:
-            return False
+        except OSError as e:  # ENODEV: the cgroup is being removed (a racing delete)
+            if e.errno in (errno.ENOENT, errno.ENODEV):
+                return False
+            raise
         return "frozen 1" in events.splitlines()
 
     def kill(self) -> None:
