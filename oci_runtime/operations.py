@@ -58,13 +58,11 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
 
     foreground: for `run` without --detach; with process.terminal and no console_socket, the pty
     master is returned (the caller proxies it), else None."""
-    from . import cgroups
+    from . import cgroups, sealed
 
-    cgroups_warm = cgroups.warm_up_migration()
     listen_fds = _listen_fds()
-    from . import sealed
-
     intermediate = sealed.Intermediate(listen_fds + preserve_fds)  # starts up while we work
+    cgroups_warm = cgroups.warm_up_migration()
     try:
         return _create(root, container_id, bundle, intermediate, cgroups_warm, listen_fds, pid_file,
                        console_socket, no_pivot, no_new_keyring, preserve_fds, foreground, systemd_cgroup)
@@ -652,12 +650,10 @@ def exec_process(root: str, container_id: str, process_obj: dict, detach: bool =
     """runc's exec: run `process_obj` (an OCI process object) in the container's namespaces and
     cgroup, with the container's config otherwise. Detached: returns 0 once it runs (its pid in
     pid_file); else waits and returns its exit status (128 + signal if killed)."""
-    from . import cgroups
-
-    cgroups_warm = cgroups.warm_up_migration()
-    from . import sealed
+    from . import cgroups, sealed
 
     intermediate = sealed.Intermediate(preserve_fds)  # starts up while we work
+    cgroups_warm = cgroups.warm_up_migration()
     try:
         return _exec(root, container_id, process_obj, intermediate, cgroups_warm, detach, pid_file, console_socket,
                      preserve_fds)

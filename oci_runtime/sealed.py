@@ -29,11 +29,11 @@ SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SE
 
 
 class Intermediate:
-    """The intermediate process of create or exec (processes.py), a sealed interpreter copy started
+    """The intermediate process of create or exec (intermediate.py), a sealed interpreter copy started
     before the command does anything else, waiting for its orders."""
 
     def __init__(self, preserve_fds: int) -> None:
-        self.pid, self.report, self.control = spawn("oci_runtime.processes:intermediate_main", preserve_fds)
+        self.pid, self.report, self.control = spawn("oci_runtime.intermediate:main", preserve_fds)
         self.started = False
 
     def start(self, cgroup, orders: dict, fds: list[int]) -> None:
@@ -43,9 +43,9 @@ class Intermediate:
         intermediate exits, and to our caller's subreaper (conmon, containerd's shim) after us."""
         import struct
 
-        import prctl
+        import _prctl  # python-prctl's C module
 
-        prctl.set_child_subreaper(True)
+        _prctl.prctl(_prctl.PR_SET_CHILD_SUBREAPER, 1)
         log_fd, log_json, log_debug = log.settings()
         log_file = [log_fd] if log_fd != 2 else []
         orders = {**orders, "log": {"file": bool(log_file), "json": log_json, "debug": log_debug}}

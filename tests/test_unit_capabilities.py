@@ -1,7 +1,7 @@
 """Unit tests of appliers/capabilities.py against a fake prctl module that plays the kernel: it
 knows caps 0..40, has everything but CAP_SYS_RESOURCE in the bounding and permitted sets, and
 records what is asked of it."""
-import prctl as real_prctl
+import _prctl as real_prctl
 import pytest
 
 from oci_runtime import log
@@ -13,9 +13,14 @@ SYS_RESOURCE = capabilities.NAMES["CAP_SYS_RESOURCE"]
 
 
 class FakePrctl:
+    """python-prctl's C module (_prctl), as capabilities.py calls it."""
+
     CAP_EFFECTIVE = real_prctl.CAP_EFFECTIVE
     CAP_PERMITTED = real_prctl.CAP_PERMITTED
     CAP_INHERITABLE = real_prctl.CAP_INHERITABLE
+    PR_CAPBSET_READ = real_prctl.PR_CAPBSET_READ
+    PR_CAPBSET_DROP = real_prctl.PR_CAPBSET_DROP
+    PR_SET_KEEPCAPS = real_prctl.PR_SET_KEEPCAPS
 
     def __init__(self, last_cap: int = 40) -> None:
         self.last_cap = last_cap
@@ -23,25 +28,30 @@ class FakePrctl:
         self.permitted = set(self.bounding)
         self.calls: list[tuple] = []
 
-    def capbset_read(self, cap: int) -> bool:
-        if cap > self.last_cap:
-            raise OSError(22, "Invalid argument")
-        return cap in self.bounding
+    def prctl(self, option: int, arg: int) -> int:
+        if option == self.PR_CAPBSET_READ:
+            if arg > self.last_cap:
+                raise OSError(22, "Invalid argument")
+            return int(arg in self.bounding)
+        if option == self.PR_CAPBSET_DROP:
+            self.calls.append(("drop", arg))
+            self.bounding.discard(arg)
+            return 0
+        assert option == self.PR_SET_KEEPCAPS, option
+        self.calls.append(("keepcaps", bool(arg)))
+        return 0
 
-    def capbset_drop(self, cap: int) -> None:
-        self.calls.append(("drop", cap))
-        self.bounding.discard(cap)
+    def get_caps(self, effective: list[int], permitted: list[int], inheritable: list[int]) -> dict:
+        assert effective == inheritable == []
+        return {self.CAP_EFFECTIVE: {}, self.CAP_PERMITTED: {cap: cap in self.permitted for cap in permitted},
+                self.CAP_INHERITABLE: {}}
 
-    def get_caps(self, *args: tuple) -> dict:
-        ((caps, flag),) = args
-        assert flag == self.CAP_PERMITTED
-        return {flag: {cap: cap in self.permitted for cap in caps}}
-
-    def set_caps(self, *changes: tuple) -> None:
+    def set_caps(self, *lists: list[int]) -> None:
+        """(effective, permitted, inheritable) to set, then the same three to clear."""
+        flags = (self.CAP_EFFECTIVE, self.CAP_PERMITTED, self.CAP_INHERITABLE)
+        changes = [(caps, flags[i % 3], i < 3) for i, caps in enumerate(lists)]
+        assert len(changes) == 6
         self.calls.append(("set_caps", {(flag, value): sorted(caps) for caps, flag, value in changes}))
-
-    def set_keepcaps(self, value: bool) -> None:
-        self.calls.append(("keepcaps", value))
 
 
 @pytest.fixture

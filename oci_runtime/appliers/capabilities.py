@@ -8,7 +8,7 @@ check(), in the `create` process where --log is configured, and left out; every 
 capability is applied exactly. With no `process.capabilities` at all nothing is changed, as runc
 does (its capabilities.New(nil) is a no-op): the spec gives no default.
 """
-import prctl
+import _prctl as prctl  # python-prctl's C module: its Python wrapper costs ~1 ms at import
 
 from .. import log
 from .. import syscalls as sc
@@ -31,13 +31,13 @@ NAMES: dict[str, int] = {
     "CAP_PERFMON": 38, "CAP_BPF": 39, "CAP_CHECKPOINT_RESTORE": 40,
 }
 SETS = ("bounding", "effective", "inheritable", "permitted", "ambient")
-_FLAGS = {"effective": prctl.CAP_EFFECTIVE, "permitted": prctl.CAP_PERMITTED, "inheritable": prctl.CAP_INHERITABLE}
+_SET_CAPS_ORDER = ("effective", "permitted", "inheritable")  # the sets, in the order _prctl.set_caps takes them
 
 
 def _in_bounding(cap: int) -> bool | None:
     """Whether cap is in our bounding set; None when the running kernel doesn't know it (EINVAL)."""
     try:
-        return bool(prctl.capbset_read(cap))
+        return bool(prctl.prctl(prctl.PR_CAPBSET_READ, cap))
     except OSError:
         return None
 
@@ -51,7 +51,7 @@ def grantable() -> set[str]:
     """Names we can hand on: known to the kernel, in our bounding set and in our permitted set
     (a process can only keep capabilities it has; the container init inherits ours)."""
     bounded = {name: cap for name, cap in NAMES.items() if _in_bounding(cap)}
-    permitted = prctl.get_caps((list(bounded.values()), prctl.CAP_PERMITTED))[prctl.CAP_PERMITTED]
+    permitted = prctl.get_caps([], list(bounded.values()), [])[prctl.CAP_PERMITTED]
     return {name for name, cap in bounded.items() if permitted[cap]}
 
 
@@ -106,10 +106,10 @@ def before_user_switch(plan: Plan | None) -> None:
     if plan is None:
         return
     keep = {NAMES[name] for name in plan.sets["bounding"]}
-    prctl.set_keepcaps(True)
+    prctl.prctl(prctl.PR_SET_KEEPCAPS, 1)
     for cap in kernel_caps():
         if cap not in keep and _in_bounding(cap):
-            prctl.capbset_drop(cap)
+            prctl.prctl(prctl.PR_CAPBSET_DROP, cap)
     return plan
 
 
@@ -120,12 +120,10 @@ def after_user_switch(plan: Plan | None) -> None:
         return
     want = plan.sets
     every = kernel_caps()
-    changes = []
-    for s, flag in _FLAGS.items():
-        on = [NAMES[name] for name in want[s]]
-        changes += [(on, flag, True), ([cap for cap in every if cap not in on], flag, False)]
-    prctl.set_caps(*changes)
+    on = {s: [NAMES[name] for name in want[s]] for s in _SET_CAPS_ORDER}
+    off = {s: [cap for cap in every if cap not in on[s]] for s in _SET_CAPS_ORDER}
+    prctl.set_caps(*(on[s] for s in _SET_CAPS_ORDER), *(off[s] for s in _SET_CAPS_ORDER))  # to raise, to drop
     sc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
     for name in want["ambient"]:
         sc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, NAMES[name])
-    prctl.set_keepcaps(False)
+    prctl.prctl(prctl.PR_SET_KEEPCAPS, 0)
