@@ -116,14 +116,17 @@ def _receive_orders(control: int) -> tuple[dict, list[int]]:
         data, ancillary, flags, _ = sock.recvmsg(1 << 16, _socket.CMSG_SPACE(4 * MAX_FDS), _socket.MSG_CMSG_CLOEXEC)
     finally:
         sock.detach()
+    if not data:  # the command ended (failed, or was killed) before it gave orders: nothing was started
+        os._exit(1)
     fds = [fd for level, kind, payload in ancillary if (level, kind) == (_socket.SOL_SOCKET, _socket.SCM_RIGHTS)
            for fd in struct.unpack(f"{len(payload) // 4}i", payload[: len(payload) // 4 * 4])]
     if flags & _socket.MSG_CTRUNC:
         raise OCIError("the runtime's orders came without all their fds")
-    while data and not data.endswith(b"\n"):
-        data += os.read(control, 1 << 16) or b"\n"
-    if not data.strip():
-        raise OCIError("the runtime's parent process went away")
+    while not data.endswith(b"\n"):
+        chunk = os.read(control, 1 << 16)
+        if not chunk:
+            raise OCIError("the runtime's parent process went away in the middle of its orders")
+        data += chunk
     orders = jsonio.loads(data)
     if orders.get("type") != sealed.ORDERS:
         raise OCIError(f"unexpected message from the parent: {data[:100]!r}")

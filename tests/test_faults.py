@@ -106,3 +106,36 @@ def test_every_step_is_reached_by_some_test():
     src = "\n".join(p.read_text() for p in Path(faults.__file__).parent.rglob("*.py"))
     for step in faults.STEPS:
         assert f'faults.point("{step}")' in src, step
+
+
+def test_the_intermediate_of_a_create_killed_before_its_orders_exits_quietly(runtime, bundle, tmp_path):
+    """The sealed intermediate starts first thing and waits for its orders: when the command dies
+    before giving them, it sees the end of its control socket and exits, saying nothing (nothing was
+    started) and leaving no process behind."""
+    import time
+
+    from conftest import OCI_RUNTIME
+
+    err = tmp_path / "stderr"
+    with open(err, "w") as f:
+        proc = subprocess.run([OCI_RUNTIME, "--root", str(runtime.root), "create", "--bundle", sleeper(bundle), CID],
+                              env=faulty("create:state-dir"), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=f, timeout=30)
+    assert proc.returncode == -9
+
+    def ours() -> list[str]:
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if str(runtime.root).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.append(pid)
+            except OSError:
+                continue
+        return found
+
+    deadline = time.monotonic() + 10
+    while ours() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert ours() == []
+    assert err.read_text() == ""
+    check_sensible_then_clean(runtime)
