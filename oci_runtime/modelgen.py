@@ -78,9 +78,14 @@ def load_spec(config: dict, bundle: str) -> Spec:
 
 def load_modeldef(path: str = MODELDEF) -> types.ModuleType:
     """modeldef.py loaded by path: during `pip install` the package itself is not importable."""
-    spec = importlib.util.spec_from_file_location("_oci_runtime_modeldef", path)
+    return _load("modeldef", path)
+
+
+def _load(name: str, path: str | None = None) -> types.ModuleType:
+    """oci_runtime/<name>.py (or path), loaded by path and registered (typing.get_type_hints looks it up)."""
+    spec = importlib.util.spec_from_file_location(f"_oci_runtime_{name}", path or os.path.join(HERE, f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # typing.get_type_hints looks the module up
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -204,13 +209,8 @@ def generate(path: str = MODELDEF) -> str:
 
 
 def write_module(path: str, source: str = MODELDEF) -> None:
-    """Generate the module and write it to path (atomically, so a concurrent import never sees half a file)."""
-    text = generate(source)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    temporary = f"{path}.{os.getpid()}.tmp"
-    with open(temporary, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(temporary, path)
+    """Generate the module and write it to path (with schemagen's atomic write)."""
+    _load("schemagen").write_atomically(path, generate(source))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -811,8 +811,12 @@ def generate(schema_dir: str) -> str:
 
 
 def write_module(schema_dir: str, path: str) -> None:
-    """Generate the module and write it to path (atomically, so a concurrent import never sees half a file)."""
-    text = generate(schema_dir)
+    """Generate the module and write it to path."""
+    write_atomically(path, generate(schema_dir))
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Write a generated module (also modelgen's) so that a concurrent import never sees half a file."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     temporary = f"{path}.{os.getpid()}.tmp"
     with open(temporary, "w", encoding="utf-8") as f:
