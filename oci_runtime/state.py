@@ -142,12 +142,13 @@ def read_json(dirfd: int, name: str) -> dict:
 
 
 def write_json_atomic(dirfd: int, name: str, obj: object) -> None:
-    """Write to a temp file and rename over `name`: readers see the old or the new file, whole."""
+    """Write to a temp file and rename over `name`: readers, and a command killed at any point, see
+    the old or the new file, whole. No fsync (nor does runc): the state describes processes that a
+    machine crash ends anyway, and create writes it five times (~0.4 ms each on a disk-backed /run)."""
     tmp = f".{name}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600, dir_fd=dirfd)
     try:
         os.write(fd, jsonio.dumps(obj).encode())
-        os.fsync(fd)
     finally:
         os.close(fd)
     os.rename(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
