@@ -10,7 +10,7 @@ to the copy, which nobody can write. The copy is small (libpython stays a mapped
 
 Only those processes need it: the command itself stays in the host's namespaces, where no
 container process can see it. So `create` and `exec` start the copy first thing, as the
-intermediate process (processes.py), and do their own work (reading the config, the state
+intermediate process (intermediate.py), and do their own work (reading the config, the state
 directory, the cgroup) while it starts up: the second interpreter start-up runs beside the first
 one's work instead of after it. This module is the command's side of that hand-over, and imports
 next to nothing, so that the copy starts as early as it can.
@@ -137,8 +137,8 @@ def spawn(entry: str, preserve_fds: int) -> tuple[int, int, int]:
             os.set_inheritable(theirs, True)
             os.execv(f"/proc/self/fd/{exe}", command)
         except BaseException as e:  # told to the command through the report pipe, as any child's error
-            os.write(report_w, b'{"type": "error", "msg": "starting the sealed interpreter copy: %s"}\n'
-                     % str(e).encode("ascii", "backslashreplace").replace(b'"', b"'"))
+            message = {"type": "error", "msg": f"starting the sealed interpreter copy: {e}"}
+            os.write(report_w, jsonio.dumps(message).encode() + b"\n")
         finally:
             os._exit(127)
     for fd in (exe, report_w, theirs):
