@@ -30,7 +30,7 @@ from .appliers import (
     seccomp,
     sysctl,
 )
-from .errors import HookError, OCIError, describe
+from .errors import ConfigError, HookError, OCIError, describe
 from .model import Spec, evolve, load_spec
 from .processes import (
     MSG_CONTINUE,
@@ -59,7 +59,7 @@ def _child(report: int, body: Callable[[], None]) -> NoReturn:
         body()
         code = 0
     except OCIError as e:
-        _fail(report, str(e), hook=isinstance(e, HookError))
+        _fail(report, str(e), hook=isinstance(e, HookError), config=isinstance(e, ConfigError))
     except OSError as e:
         _fail(report, describe(e))
     except BaseException as e:  # a bug of ours: still one line, never a hang
@@ -68,10 +68,10 @@ def _child(report: int, body: Callable[[], None]) -> NoReturn:
         os._exit(code)
 
 
-def _fail(report: int, msg: str, hook: bool = False) -> None:
+def _fail(report: int, msg: str, hook: bool = False, config: bool = False) -> None:
     """Report to the parent; after `start` nobody reads the pipe, so tell the container's stderr."""
     try:
-        send_message(report, MSG_ERROR, msg=msg, hook=hook)
+        send_message(report, MSG_ERROR, msg=msg, hook=hook, config=config)
     except OSError:
         os.write(2, f"oci-runtime: {msg}\n".encode())
 
@@ -85,11 +85,13 @@ def main(report: int, control: int) -> NoReturn:
 
 
 def _follow_orders(report: int, control: int) -> None:
+    first = _receive_config(control)
+    spec = load_spec(first["config"], first["bundle"])
+    spec = evolve(spec, process=evolve(spec.process, env=first["env"]))  # as the parent changed it
+    seccomp.prepare(spec)  # while the parent makes the state dir and the cgroup
     orders, fds = _receive_orders(control)
     settings = orders["log"]
     log.adopt(fds.pop(0) if settings["file"] else 2, settings["json"], settings["debug"])
-    spec = load_spec(orders["config"], orders["bundle"])
-    spec = evolve(spec, process=evolve(spec.process, env=orders["env"]))  # as the parent changed it
     _preload(spec, orders["console"])
     if orders["role"] == "init":
         _intermediate(spec, Options.from_orders(orders, fds), report, control)
@@ -109,6 +111,27 @@ def _preload(spec: Spec, console: bool) -> None:
 MAX_FDS = 253  # SCM_MAX_FD: the most fds one message carries
 
 
+def _receive_config(control: int) -> dict:
+    """The first message (sealed.Intermediate.send_config): its length on a line, then the JSON."""
+    head = b""
+    while not head.endswith(b"\n"):
+        byte = os.read(control, 1)
+        if not byte:  # the command ended (failed, or was killed) before: nothing was started
+            os._exit(1)
+        head += byte
+    size = int(head)
+    data = b""
+    while len(data) < size:
+        chunk = os.read(control, size - len(data))
+        if not chunk:
+            os._exit(1)
+        data += chunk
+    message = jsonio.loads(data)
+    if message.get("type") != sealed.CONFIG:
+        raise OCIError(f"unexpected message from the parent: {data[:100]!r}")
+    return message
+
+
 def _receive_orders(control: int) -> tuple[dict, list[int]]:
     """The orders line and the fds sent with its first bytes (close-on-exec)."""
     sock = _socket.socket(fileno=control)
@@ -117,6 +140,7 @@ def _receive_orders(control: int) -> tuple[dict, list[int]]:
     finally:
         sock.detach()
     if not data:  # the command ended (failed, or was killed) before it gave orders: nothing was started
+        seccomp.discard()
         os._exit(1)
     fds = [fd for level, kind, payload in ancillary if (level, kind) == (_socket.SOL_SOCKET, _socket.SCM_RIGHTS)
            for fd in struct.unpack(f"{len(payload) // 4}i", payload[: len(payload) // 4 * 4])]

@@ -103,8 +103,8 @@ def _create(root: str, container_id: str, bundle: str, intermediate, cgroups_war
     validate.validate_config(config)
     spec = model.load_spec(config, bundle)
     # What the schema can't express fails here, naming the field; capabilities only warn: last.
-    for section in (seccomp, rlimits, scheduler, iopriority, lsm, sysctl, capabilities, memorypolicy):
-        section.check(spec)
+    for section in (rlimits, scheduler, iopriority, lsm, sysctl, capabilities, memorypolicy):
+        section.check(spec)  # seccomp: the intermediate builds the filter (send_config), a ConfigError if refused
     if spec.linux.net_devices:  # netdevices imports socket, enum, typing: only when needed
         from . import netdevices
 
@@ -118,6 +118,7 @@ def _create(root: str, container_id: str, bundle: str, intermediate, cgroups_war
     if not os.path.isdir(spec.root.path):
         raise OCIError(f"root.path: {spec.root.path}: no such directory")
     _check_terminal(spec.process.terminal, console_socket, not foreground)
+    intermediate.send_config(config, bundle, spec.process.env)
     data = {
         "pid": 0,
         "init_start_time": None,
@@ -175,7 +176,7 @@ def _create(root: str, container_id: str, bundle: str, intermediate, cgroups_war
 
             console = ConsoleSocket(console_socket)
             opts.console = console.init_fd
-        pid = processes.spawn_init(spec, opts, intermediate, config)
+        pid = processes.spawn_init(spec, opts, intermediate)
         faults.point("create:ready")
         if rdt is not None:
             rdt.add(pid)
@@ -690,10 +691,11 @@ def _exec(root: str, container_id: str, process_obj: dict, intermediate, cgroups
         except OCIError as e:
             raise OCIError(str(e).removeprefix("config.json: ")) from None
         spec = model.load_spec(config, c.data["bundle"])
-        for section in (seccomp, rlimits, scheduler, iopriority, lsm, capabilities, memorypolicy):
-            section.check(spec)
+        for section in (rlimits, scheduler, iopriority, lsm, capabilities, memorypolicy):
+            section.check(spec)  # seccomp: the intermediate builds the filter (send_config), a ConfigError if refused
         cpuaffinity.check(spec.process)
         _check_terminal(spec.process.terminal, console_socket, detach)
+        intermediate.send_config(config, c.data["bundle"], spec.process.env)
         try:
             ns_fds = processes.open_namespaces(spec, c.pid)
         except OCIError:
@@ -712,7 +714,7 @@ def _exec(root: str, container_id: str, process_obj: dict, intermediate, cgroups
             console = ConsoleSocket(console_socket)
             opts.console = console.init_fd
         cgroups_warm()
-        pid = processes.spawn_exec(spec, opts, intermediate, config, c.data["bundle"])
+        pid = processes.spawn_exec(spec, opts, intermediate)
         faults.point("exec:forked")
         try:
             master = console.receive() if console and console.receiver else None

@@ -29,7 +29,7 @@ import os
 
 from . import faults, hooks, jsonio, sealed
 from .appliers import cpuaffinity, namespaces
-from .errors import HookError, OCIError, StartError, describe
+from .errors import ConfigError, HookError, OCIError, StartError, describe
 from .model import Spec
 
 # child -> parent
@@ -98,11 +98,11 @@ def await_message(control: int, msg_type: str) -> None:
         raise OCIError(f"unexpected message from the parent: {line!r}")
 
 
-def spawn_init(spec: Spec, opts: Options, child: sealed.Intermediate, config: dict) -> int:
-    """Create the container's init process through the waiting intermediate (config: the validated
-    config.json the spec was made from); returns its pid once it is READY."""
+def spawn_init(spec: Spec, opts: Options, child: sealed.Intermediate) -> int:
+    """Create the container's init process through the waiting intermediate (which has the config:
+    sealed.Intermediate.send_config); returns its pid once it is READY."""
     orders, fds = opts.orders()
-    child.start(opts.cgroup, {**orders, "config": config, "env": spec.process.env}, fds)
+    child.start(opts.cgroup, orders, fds)
     faults.point("create:forked")
     intermediate, r, control_w = child.pid, child.report, child.control
     child.report = child.control = -1  # ours to close now
@@ -124,8 +124,7 @@ def spawn_init(spec: Spec, opts: Options, child: sealed.Intermediate, config: di
                 elif msg["type"] == MSG_READY:
                     ready = True
                 else:  # read on to EOF: the intermediate may still have init's pid to tell
-                    error = HookError if msg.get("hook") else StartError
-                    failure = failure or error(f"unable to start container process: {msg['msg']}")
+                    failure = failure or _failure(msg)
                 # init's messages may overtake the intermediate's: act once init's pid is known
                 if hooks_due and init_pid:
                     hooks_due = False
@@ -146,6 +145,15 @@ def spawn_init(spec: Spec, opts: Options, child: sealed.Intermediate, config: di
         os.close(control_w)
     os.waitpid(intermediate, 0)
     return init_pid
+
+
+def _failure(msg: dict) -> OCIError:
+    """The error a child reported: the config's (seccomp, found by the intermediate), a hook's, or
+    one of starting the container's process."""
+    if msg.get("config"):
+        return ConfigError(msg["msg"])
+    error = HookError if msg.get("hook") else StartError
+    return error(f"unable to start container process: {msg['msg']}")
 
 
 def _move_net_devices(net_devices: dict, init_pid: int) -> None:
@@ -228,14 +236,14 @@ def open_namespaces(spec: Spec, init_pid: int) -> list[tuple[str, int]]:
     return fds
 
 
-def spawn_exec(spec: Spec, opts: ExecOptions, child: sealed.Intermediate, config: dict, bundle: str) -> int:
+def spawn_exec(spec: Spec, opts: ExecOptions, child: sealed.Intermediate) -> int:
     """Start spec.process inside the container: parent -> intermediate (joins the cgroup and the
     init's namespaces, forks: a pid namespace applies to children) -> the process. Returns its
     pid once it has exec'd (the report pipe is close-on-exec) or raises StartError. We are a
     child subreaper, so the process is our child now and the caller's once we exit."""
     cpuaffinity.apply(spec.process, "initial", child.pid)  # until the intermediate is in the cgroup
     orders, fds = opts.orders()
-    child.start(opts.cgroup, {**orders, "config": config, "bundle": bundle, "env": spec.process.env}, fds)
+    child.start(opts.cgroup, orders, fds)
     intermediate, r, control_w = child.pid, child.report, child.control
     child.report = child.control = -1  # ours to close now
     pid = 0
@@ -247,7 +255,7 @@ def spawn_exec(spec: Spec, opts: ExecOptions, child: sealed.Intermediate, config
                 if msg["type"] == MSG_INIT_PID:
                     pid = msg["pid"]
                 elif msg["type"] == MSG_ERROR:
-                    failure = failure or StartError(f"unable to start container process: {msg['msg']}")
+                    failure = failure or _failure(msg)
         if failure is None and not pid:
             failure = StartError("unable to start container process: the process exited before reporting")
         if failure is not None:

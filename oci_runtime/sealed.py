@@ -23,7 +23,8 @@ import sys
 
 from . import jsonio, log
 
-ORDERS = "orders"  # the message type of the orders: {"type": ORDERS, "role": "init" | "exec", ...}
+CONFIG = "config"  # the first message: {"type": CONFIG, "config", "bundle", "env"}, sent as soon as it is checked
+ORDERS = "orders"  # the second: {"type": ORDERS, "role": "init" | "exec", ...} and the fds the options name
 MEMFD_NAME = "oci-runtime"
 SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
 
@@ -35,6 +36,19 @@ class Intermediate:
     def __init__(self, preserve_fds: int) -> None:
         self.pid, self.report, self.control = spawn("oci_runtime.intermediate:main", preserve_fds)
         self.started = False
+
+    def send_config(self, config: dict, bundle: str, env: list[str]) -> None:
+        """The validated config (and process.env as the command changed it), as early as possible:
+        the intermediate models it and builds what it can (the seccomp filter) while we work on.
+        Length-prefixed, so that its reader never reads into the orders and their fds."""
+        data = jsonio.dumps({"type": CONFIG, "config": config, "bundle": bundle, "env": env}).encode()
+        try:
+            os.write(self.control, b"%d\n" % len(data))
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.control, view):]
+        except OSError:  # it is gone: start() says why
+            pass
 
     def start(self, cgroup, orders: dict, fds: list[int]) -> None:
         """Put it in the container's cgroup before it does anything (its children inherit the
@@ -62,10 +76,33 @@ class Intermediate:
                     sock.sendall(data[sent:])
             finally:
                 sock.detach()
+        except OSError:  # it has exited (a config it refused): its report says why
+            reason = self._exit_reason()
+            self.abandon()
+            if reason is None:
+                raise
+            raise reason from None
         except BaseException:
             self.abandon()
             raise
         self.started = True
+
+    def _exit_reason(self) -> Exception | None:
+        """The error the intermediate reported before exiting, if it has exited."""
+        from .errors import ConfigError, StartError
+
+        if os.waitpid(self.pid, os.WNOHANG) == (0, 0):
+            return None
+        self.pid = 0
+        data = b""
+        while chunk := os.read(self.report, 65536):
+            data += chunk
+        for line in data.splitlines():
+            msg = jsonio.loads(line)
+            if msg.get("type") == "error":
+                return ConfigError(msg["msg"]) if msg.get("config") else StartError(
+                    f"unable to start container process: {msg['msg']}")
+        return None
 
     def abandon(self) -> None:
         """The command failed before the intermediate got its orders: end and reap it (once)."""

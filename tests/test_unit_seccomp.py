@@ -166,9 +166,17 @@ def spec(seccomp_cfg: dict, **process) -> model.Spec:
     return model.load_spec(config, "/bundle")
 
 
+def check(s: model.Spec) -> None:
+    """What create does with a config's profile: build it (in the intermediate), ConfigError if refused."""
+    try:
+        seccomp.prepare(s)
+    finally:
+        seccomp.discard()
+
+
 def check_error(cfg: dict) -> str:
     with pytest.raises(ConfigError) as e:
-        seccomp.check(spec(cfg))
+        check(spec(cfg))
     return str(e.value)
 
 
@@ -210,12 +218,17 @@ def test_check_accepts_every_podman_fixture_profile():
     assert len(profiles) >= 5
     for config in profiles:
         validate_config(config)
-        seccomp.check(model.load_spec(config, "/bundle"))
+        check(model.load_spec(config, "/bundle"))
 
 
-def test_check_without_seccomp_is_a_no_op():
+def test_prepare_without_seccomp_is_a_no_op_and_with_it_keeps_the_filter_until_discarded():
     config = {"ociVersion": "1.3.0", "root": {"path": "rootfs"}, "process": {"cwd": "/", "args": ["true"]}}
-    assert seccomp.check(model.load_spec(config, "/bundle")) is None
+    seccomp.prepare(model.load_spec(config, "/bundle"))
+    assert seccomp._prepared is None
+    seccomp.prepare(spec({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [GOOD]}))
+    assert seccomp._prepared is not None
+    seccomp.discard()
+    assert seccomp._prepared is None
 
 
 def test_features_entry_is_truthful():
@@ -229,6 +242,6 @@ def test_features_entry_is_truthful():
     assert set(entry["supportedFlags"]) <= set(entry["knownFlags"])
     assert "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" not in entry["supportedFlags"]
     for arch in entry["archs"]:  # every claimed arch is accepted by check()
-        seccomp.check(spec({"defaultAction": "SCMP_ACT_ALLOW", "architectures": [arch]}))
+        check(spec({"defaultAction": "SCMP_ACT_ALLOW", "architectures": [arch]}))
     for flag in entry["supportedFlags"]:
-        seccomp.check(spec({"defaultAction": "SCMP_ACT_ALLOW", "flags": [flag]}))
+        check(spec({"defaultAction": "SCMP_ACT_ALLOW", "flags": [flag]}))

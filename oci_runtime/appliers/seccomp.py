@@ -258,15 +258,31 @@ def build(cfg: dict[str, Any], no_new_privileges: bool, new_filter: Callable[[in
     return flt
 
 
-def check(spec: Spec) -> None:
-    """At create: everything apply() would refuse, as a ConfigError naming the field."""
+_prepared: Any = None  # the filter prepare() built, for apply() in this process or its children
+
+
+def prepare(spec: Spec) -> None:
+    """Build the filter once, in the intermediate as soon as it has the config (beside the
+    command's own work: a client's profile of ~430 syscalls takes ~5 ms); the init, forked
+    later, loads it. Everything the filter refuses is a ConfigError naming the field, as
+    runc's create reports it."""
+    global _prepared
     cfg = spec.linux.seccomp
     if cfg is None:
         return
+    discard()
     try:
-        build(cfg, bool(spec.process and spec.process.no_new_privileges)).release()
+        _prepared = build(cfg, bool(spec.process and spec.process.no_new_privileges))
     except Problem as e:
         raise ConfigError(f"config.json: {e}") from None
+
+
+def discard() -> None:
+    """Release the prepared filter, if any (loaded, or not to be loaded by this process)."""
+    global _prepared
+    if _prepared is not None:
+        _prepared.release()
+        _prepared = None
 
 
 # The listener of SCMP_ACT_NOTIFY, connected by init before the root switch: (socket, message).
@@ -335,7 +351,7 @@ def apply(spec: Spec, late: bool = True) -> None:
     if cfg is None or nnp != late:
         return
     try:
-        flt = build(cfg, nnp)
+        flt = _prepared or build(cfg, nnp)
     except Problem as e:
         raise OCIError(str(e)) from None
     try:
@@ -346,7 +362,10 @@ def apply(spec: Spec, late: bool = True) -> None:
         if _listener is not None:
             _send_notify_fd(flt.notify_fd())
     finally:
-        flt.release()
+        if flt is _prepared:
+            discard()
+        else:
+            flt.release()
 
 
 def features() -> dict[str, Any]:
