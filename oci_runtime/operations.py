@@ -93,7 +93,6 @@ def _create(root: str, container_id: str, bundle: str, intermediate, cgroups_war
         process,
         rlimits,
         scheduler,
-        seccomp,
         sysctl,
     )
 
@@ -674,7 +673,6 @@ def _exec(root: str, container_id: str, process_obj: dict, intermediate, cgroups
         memorypolicy,
         rlimits,
         scheduler,
-        seccomp,
     )
 
     c = st.open_container(root, container_id)
