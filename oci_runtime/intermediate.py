@@ -140,7 +140,6 @@ def _receive_orders(control: int) -> tuple[dict, list[int]]:
     finally:
         sock.detach()
     if not data:  # the command ended (failed, or was killed) before it gave orders: nothing was started
-        seccomp.discard()
         os._exit(1)
     fds = [fd for level, kind, payload in ancillary if (level, kind) == (_socket.SOL_SOCKET, _socket.SCM_RIGHTS)
            for fd in struct.unpack(f"{len(payload) // 4}i", payload[: len(payload) // 4 * 4])]

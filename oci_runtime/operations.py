@@ -58,17 +58,29 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
 
     foreground: for `run` without --detach; with process.terminal and no console_socket, the pty
     master is returned (the caller proxies it), else None."""
-    from . import cgroups, sealed
-
     listen_fds = _listen_fds()
-    intermediate = sealed.Intermediate(listen_fds + preserve_fds)  # starts up while we work
-    cgroups_warm = cgroups.warm_up_migration()
-    try:
-        return _create(root, container_id, bundle, intermediate, cgroups_warm, listen_fds, pid_file,
-                       console_socket, no_pivot, no_new_keyring, preserve_fds, foreground, systemd_cgroup)
-    finally:
-        intermediate.abandon()  # it is gone once it has its orders; if it never got them, now
-        cgroups_warm()  # reaped already unless create failed early
+    with _Launch(listen_fds + preserve_fds) as launch:
+        return _create(root, container_id, bundle, launch, listen_fds, pid_file, console_socket, no_pivot,
+                       no_new_keyring, preserve_fds, foreground, systemd_cgroup)
+
+
+class _Launch:
+    """What create and exec start before anything else, to run beside their own work: the
+    intermediate (sealed.Intermediate) and the cgroup lock's warm-up child
+    (cgroups.warm_up_migration). On the way out, whatever happened, both are gone."""
+
+    def __init__(self, preserve_fds: int) -> None:
+        from . import cgroups, sealed
+
+        self.intermediate = sealed.Intermediate(preserve_fds)
+        self.cgroups_warm = cgroups.warm_up_migration()
+
+    def __enter__(self) -> "_Launch":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.intermediate.abandon()  # gone once it has its orders; if it never got them, now
+        self.cgroups_warm()  # reaped already unless the command failed early
 
 
 def _listen_fds() -> int:
@@ -80,9 +92,9 @@ def _listen_fds() -> int:
         return 0
 
 
-def _create(root: str, container_id: str, bundle: str, intermediate, cgroups_warm, listen_fds: int,
-            pid_file: str | None, console_socket: str | None, no_pivot: bool, no_new_keyring: bool,
-            preserve_fds: int, foreground: bool, systemd_cgroup: bool) -> int | None:
+def _create(root: str, container_id: str, bundle: str, launch: _Launch, listen_fds: int, pid_file: str | None,
+            console_socket: str | None, no_pivot: bool, no_new_keyring: bool, preserve_fds: int, foreground: bool,
+            systemd_cgroup: bool) -> int | None:
     from . import cgroups, model, processes, validate
     from .appliers import (
         capabilities,
@@ -117,7 +129,7 @@ def _create(root: str, container_id: str, bundle: str, intermediate, cgroups_war
     if not os.path.isdir(spec.root.path):
         raise OCIError(f"root.path: {spec.root.path}: no such directory")
     _check_terminal(spec.process.terminal, console_socket, not foreground)
-    intermediate.send_config(config, bundle, spec.process.env)
+    launch.intermediate.send_config(config, bundle, spec.process.env)
     data = {
         "pid": 0,
         "init_start_time": None,
@@ -145,7 +157,7 @@ def _create(root: str, container_id: str, bundle: str, intermediate, cgroups_war
         # they exist (a create killed while making them leaves nothing delete --force can't find)
         c.data["cgroup"] = {**cgroup.to_state(), "created": cgroup.missing()}
         c.save()
-        cgroups_warm()
+        launch.cgroups_warm()
         try:
             cgroup.create()
         finally:
@@ -175,7 +187,7 @@ def _create(root: str, container_id: str, bundle: str, intermediate, cgroups_war
 
             console = ConsoleSocket(console_socket)
             opts.console = console.init_fd
-        pid = processes.spawn_init(spec, opts, intermediate)
+        pid = processes.spawn_init(spec, opts, launch.intermediate)
         faults.point("create:ready")
         if rdt is not None:
             rdt.add(pid)
@@ -650,19 +662,11 @@ def exec_process(root: str, container_id: str, process_obj: dict, detach: bool =
     """runc's exec: run `process_obj` (an OCI process object) in the container's namespaces and
     cgroup, with the container's config otherwise. Detached: returns 0 once it runs (its pid in
     pid_file); else waits and returns its exit status (128 + signal if killed)."""
-    from . import cgroups, sealed
-
-    intermediate = sealed.Intermediate(preserve_fds)  # starts up while we work
-    cgroups_warm = cgroups.warm_up_migration()
-    try:
-        return _exec(root, container_id, process_obj, intermediate, cgroups_warm, detach, pid_file, console_socket,
-                     preserve_fds)
-    finally:
-        intermediate.abandon()
-        cgroups_warm()  # reaped already unless exec failed early
+    with _Launch(preserve_fds) as launch:
+        return _exec(root, container_id, process_obj, launch, detach, pid_file, console_socket, preserve_fds)
 
 
-def _exec(root: str, container_id: str, process_obj: dict, intermediate, cgroups_warm, detach: bool,
+def _exec(root: str, container_id: str, process_obj: dict, launch: _Launch, detach: bool,
           pid_file: str | None, console_socket: str | None, preserve_fds: int) -> int:
     from . import cgroups, model, processes, validate
     from .appliers import (
@@ -693,7 +697,7 @@ def _exec(root: str, container_id: str, process_obj: dict, intermediate, cgroups
             section.check(spec)  # seccomp: the intermediate builds the filter (send_config), a ConfigError if refused
         cpuaffinity.check(spec.process)
         _check_terminal(spec.process.terminal, console_socket, detach)
-        intermediate.send_config(config, c.data["bundle"], spec.process.env)
+        launch.intermediate.send_config(config, c.data["bundle"], spec.process.env)
         try:
             ns_fds = processes.open_namespaces(spec, c.pid)
         except OCIError:
@@ -711,8 +715,8 @@ def _exec(root: str, container_id: str, process_obj: dict, intermediate, cgroups
 
             console = ConsoleSocket(console_socket)
             opts.console = console.init_fd
-        cgroups_warm()
-        pid = processes.spawn_exec(spec, opts, intermediate)
+        launch.cgroups_warm()
+        pid = processes.spawn_exec(spec, opts, launch.intermediate)
         faults.point("exec:forked")
         try:
             master = console.receive() if console and console.receiver else None

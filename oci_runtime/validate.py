@@ -134,20 +134,21 @@ def _generated_check(name: str):
     return getattr(_schemacheck, "is_valid_" + name.removesuffix(".json").replace("-", "_"))
 
 
-_REGISTRY: list[Registry] = []
-_VALIDATORS: dict[str, Validator] = {}
+_registry: Registry | None = None
+_validators: dict[str, Validator] = {}
 
 
 def schema_registry() -> Registry:
     """Our schema files, each registered under its file name so that relative $refs like defs.json#/$defs/uint32
     resolve between them."""
+    global _registry
+    if _registry is not None:
+        return _registry
     import json
 
     from referencing import Registry
     from referencing.jsonschema import DRAFT202012
 
-    if _REGISTRY:
-        return _REGISTRY[0]
     directory = schema_dir()
     resources = []
     for entry in sorted(os.listdir(directory)):
@@ -158,8 +159,8 @@ def schema_registry() -> Registry:
             # its stock validator, dropping our strict integers (1.0 accepted under linux.*).
             contents.pop("$schema", None)
             resources.append((entry, DRAFT202012.create_resource(contents)))
-    _REGISTRY.append(Registry().with_resources(resources))
-    return _REGISTRY[0]
+    _registry = Registry().with_resources(resources)
+    return _registry
 
 
 def schema_validator(name: str) -> Validator:
@@ -169,15 +170,15 @@ def schema_validator(name: str) -> Validator:
     """
     from jsonschema import Draft202012Validator, validators
 
-    if name in _VALIDATORS:
-        return _VALIDATORS[name]
+    if name in _validators:
+        return _validators[name]
     registry = schema_registry()
     strict_integers = Draft202012Validator.TYPE_CHECKER.redefine(
         "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
     )
     cls = validators.extend(Draft202012Validator, type_checker=strict_integers)
-    _VALIDATORS[name] = cls(registry.contents(name), registry=registry)
-    return _VALIDATORS[name]
+    _validators[name] = cls(registry.contents(name), registry=registry)
+    return _validators[name]
 
 
 def _schema_problem(name: str, doc: object) -> tuple[JsonPath, str] | None:

@@ -351,7 +351,7 @@ def apply(spec: Spec, late: bool = True) -> None:
     if cfg is None or nnp != late:
         return
     try:
-        flt = _prepared or build(cfg, nnp)
+        flt = _prepared if _prepared is not None else build(cfg, nnp)
     except Problem as e:
         raise OCIError(str(e)) from None
     try:

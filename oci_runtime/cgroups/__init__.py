@@ -154,11 +154,13 @@ def warm_up_migration() -> "Callable[[], None]":
             os._exit(0)
 
     def reap() -> None:
+        nonlocal pid
         if pid:
             try:
                 os.waitpid(pid, 0)
             except ChildProcessError:  # reaped by someone else: done all the same
                 pass
+            pid = 0  # once: the number may go to another child of ours
 
     return reap
 
