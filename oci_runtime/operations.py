@@ -12,6 +12,12 @@ from . import faults
 from . import state as st
 from .errors import ContainerNotFound, HookError, InvalidState, OCIError, describe
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .model import Spec
+
 SIGNAL_MAX = 64  # SIGRTMAX on Linux
 SIGNALS = {name: value for name, value in vars(signal).items()
            if name.startswith("SIG") and not name.startswith("SIG_") and isinstance(value, int)}
@@ -59,20 +65,25 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     foreground: for `run` without --detach; with process.terminal and no console_socket, the pty
     master is returned (the caller proxies it), else None."""
     listen_fds = _listen_fds()
-    with _Launch(listen_fds + preserve_fds) as launch:
+    with _Launch(root, listen_fds + preserve_fds) as launch:
         return _create(root, container_id, bundle, launch, listen_fds, pid_file, console_socket, no_pivot,
                        no_new_keyring, preserve_fds, foreground, systemd_cgroup)
 
 
 class _Launch:
-    """What create and exec start before anything else, to run beside their own work: the
-    intermediate (sealed.Intermediate) and the cgroup lock's warm-up child
-    (cgroups.warm_up_migration). On the way out, whatever happened, both are gone."""
+    """What create and exec start early, to run beside their own work: the intermediate
+    (sealed.Intermediate), before anything else, and when we are to move it into the cgroup, the
+    migration lock's warm-up child (warm_up). On the way out, whatever happened, both are gone."""
 
-    def __init__(self, preserve_fds: int) -> None:
-        from . import cgroups, sealed
+    def __init__(self, root: str, preserve_fds: int) -> None:
+        from . import sealed
 
-        self.intermediate = sealed.Intermediate(preserve_fds)
+        self.intermediate = sealed.Intermediate(preserve_fds, root)
+        self.cgroups_warm: "Callable[[], None]" = lambda: None  # reaps the warm-up child, if any
+
+    def warm_up(self) -> None:
+        from . import cgroups
+
         self.cgroups_warm = cgroups.warm_up_migration()
 
     def __enter__(self) -> "_Launch":
@@ -81,6 +92,18 @@ class _Launch:
     def __exit__(self, *exc: object) -> None:
         self.intermediate.abandon()  # gone once it has its orders; if it never got them, now
         self.cgroups_warm()  # reaped already unless the command failed early
+
+
+def _self_joining(spec: "Spec", launch: _Launch) -> bool:
+    """Whether the intermediate moves itself into the container's cgroup (intermediate.join_cgroup:
+    no wait for the global migration lock) or is moved by us (cgroup.add, the lock warmed up from
+    now). It can't when it enters a user namespace (the host's cgroupfs would refuse its writes)
+    or a cgroup namespace (whose root must be the container's cgroup in every hierarchy, while its
+    own cgroup2 cgroup stays ours: only its child is born in the container's)."""
+    if {ns.type for ns in spec.linux.namespaces} & {"user", "cgroup"}:
+        launch.warm_up()
+        return False
+    return True
 
 
 def _listen_fds() -> int:
@@ -113,6 +136,7 @@ def _create(root: str, container_id: str, bundle: str, launch: _Launch, listen_f
     config = validate.load_config(bundle)
     validate.validate_config(config)
     spec = model.load_spec(config, bundle)
+    self_joining = _self_joining(spec, launch)
     # What the schema can't express fails here, naming the field; capabilities only warn: last.
     for section in (rlimits, scheduler, iopriority, lsm, sysctl, capabilities, memorypolicy):
         section.check(spec)  # seccomp: the intermediate builds the filter (send_config), a ConfigError if refused
@@ -181,7 +205,10 @@ def _create(root: str, container_id: str, bundle: str, launch: _Launch, listen_f
         opts = processes.Options(container_id, bundle, fifo, hook_state(c), no_pivot, not no_new_keyring,
                                  listen_fds + preserve_fds)
         opts.idmapped = idmapped
-        opts.cgroup = cgroup
+        if self_joining:
+            opts.cgroup_join = cgroup.self_join()
+        else:
+            opts.cgroup = cgroup
         if spec.process.terminal:  # connected here: the path is the host's
             from .appliers.terminal import ConsoleSocket
 
@@ -662,7 +689,7 @@ def exec_process(root: str, container_id: str, process_obj: dict, detach: bool =
     """runc's exec: run `process_obj` (an OCI process object) in the container's namespaces and
     cgroup, with the container's config otherwise. Detached: returns 0 once it runs (its pid in
     pid_file); else waits and returns its exit status (128 + signal if killed)."""
-    with _Launch(preserve_fds) as launch:
+    with _Launch(root, preserve_fds) as launch:
         return _exec(root, container_id, process_obj, launch, detach, pid_file, console_socket, preserve_fds)
 
 
@@ -693,6 +720,7 @@ def _exec(root: str, container_id: str, process_obj: dict, launch: _Launch, deta
         except OCIError as e:
             raise OCIError(str(e).removeprefix("config.json: ")) from None
         spec = model.load_spec(config, c.data["bundle"])
+        self_joining = _self_joining(spec, launch)
         for section in (rlimits, scheduler, iopriority, lsm, capabilities, memorypolicy):
             section.check(spec)  # seccomp: the intermediate builds the filter (send_config), a ConfigError if refused
         cpuaffinity.check(spec.process)
@@ -708,7 +736,9 @@ def _exec(root: str, container_id: str, process_obj: dict, launch: _Launch, deta
         if st.proc_start_time(c.pid) != c.data["init_start_time"]:
             raise InvalidState(_EXEC_ERRORS["stopped"])
         cgroup = cgroups.load(c.data["cgroup"]) if c.data.get("cgroup") else None
-        opts = processes.ExecOptions(ns_fds, cgroup, preserve_fds)
+        opts = processes.ExecOptions(ns_fds, None if self_joining else cgroup, preserve_fds)
+        if self_joining and cgroup is not None:
+            opts.cgroup_join = cgroup.self_join()
         opts.keyring = None if c.data.get("no_new_keyring") else container_id
         if spec.process.terminal:
             from .appliers.terminal import ConsoleSocket

@@ -2,11 +2,12 @@
 
 parent (the `create` command)  starts ->  intermediate  forks ->  init
 - intermediate: a sealed copy of the interpreter (sealed.py), started as soon as the command
-  begins so that its start-up overlaps the parent's work. Once the parent has put it in the
-  container's cgroup (init inherits it), it gets its orders (the config, the options, the fds
-  it needs), joins the namespaces given by path, creates a user namespace (the parent writes
-  its uid/gid maps), then unshares the other new namespaces; because a new pid namespace
-  applies to children only, it forks init, reports init's pid and exits.
+  begins so that its start-up overlaps the parent's work. It gets its orders (the config, the
+  options, the fds it needs), joins the container's cgroup (moving itself, see
+  intermediate.join_cgroup, or moved by the parent before the orders), joins the namespaces
+  given by path, creates a user namespace (the parent writes its uid/gid maps), then unshares
+  the other new namespaces; because a new pid namespace applies to children only, it forks
+  init (in the cgroup: it inherits it, or is born in it), reports init's pid and exits.
 - init: pid 1 of the container. Builds the root filesystem; lets the parent run the prestart and
   createRuntime hooks, runs createContainer hooks itself, switches root, reports READY and blocks
   opening the exec fifo until `start`; then runs startContainer hooks, reports the outcome
@@ -59,7 +60,8 @@ class Options:
         self.preserve_fds = preserve_fds
         self.console = console  # process.terminal: connected console socket, init sends the pty master on it
         self.idmapped: dict[int, int] = {}  # mounts index -> detached idmapped mount (appliers/idmap.py)
-        self.cgroup = None  # the container's cgroup driver (oci_runtime.cgroups), created and configured
+        self.cgroup = None  # the container's cgroup driver (oci_runtime.cgroups), when we move the intermediate
+        self.cgroup_join: dict | None = None  # else its self_join(): the intermediate moves itself
 
     def orders(self) -> tuple[dict, list[int]]:
         """What the intermediate gets: these options as JSON, and the fds (sent with them)."""
@@ -67,7 +69,7 @@ class Options:
         return {"role": "init", "container_id": self.container_id, "bundle": self.bundle,
                 "hook_state": self.hook_state, "no_pivot": self.no_pivot, "new_keyring": self.new_keyring,
                 "preserve_fds": self.preserve_fds, "console": self.console is not None,
-                "idmapped": list(self.idmapped)}, fds
+                "idmapped": list(self.idmapped), "cgroup_join": self.cgroup_join}, fds
 
     @classmethod
     def from_orders(cls, orders: dict, fds: list[int]) -> Options:
@@ -76,6 +78,7 @@ class Options:
         opts = cls(orders["container_id"], orders["bundle"], fifo, orders["hook_state"], orders["no_pivot"],
                    orders["new_keyring"], orders["preserve_fds"], console)
         opts.idmapped = dict(zip(orders["idmapped"], rest))
+        opts.cgroup_join = orders["cgroup_join"]
         return opts
 
 
@@ -189,7 +192,8 @@ class ExecOptions:
                  console: int | None = None) -> None:
         self.ns_fds = ns_fds  # (namespace type, fd of /proc/<init>/ns/<x>), user first
         self.keyring: str | None = None  # the container id, unless it was created with --no-new-keyring
-        self.cgroup = cgroup
+        self.cgroup = cgroup  # as Options.cgroup and cgroup_join
+        self.cgroup_join: dict | None = None
         self.preserve_fds = preserve_fds
         self.console = console
 
@@ -197,7 +201,8 @@ class ExecOptions:
         """What the intermediate gets: these options as JSON, and the fds (sent with them)."""
         fds = [fd for _, fd in self.ns_fds] + ([self.console] if self.console is not None else [])
         return {"role": "exec", "namespaces": [t for t, _ in self.ns_fds], "keyring": self.keyring,
-                "preserve_fds": self.preserve_fds, "console": self.console is not None}, fds
+                "preserve_fds": self.preserve_fds, "console": self.console is not None,
+                "cgroup_join": self.cgroup_join}, fds
 
     @classmethod
     def from_orders(cls, orders: dict, fds: list[int]) -> ExecOptions:
@@ -205,6 +210,7 @@ class ExecOptions:
         console = fds[count] if orders["console"] else None
         opts = cls(list(zip(orders["namespaces"], fds[:count])), None, orders["preserve_fds"], console)
         opts.keyring = orders["keyring"]
+        opts.cgroup_join = orders["cgroup_join"]
         return opts
 
 

@@ -4,9 +4,9 @@ The container's init, and each process `exec` adds, is Python until it execs the
 /proc/<pid>/exe would be the host's interpreter: a container process allowed to follow it
 (CAP_SYS_PTRACE without a user namespace passes the non-dumpable check) could keep it open and
 overwrite the host's Python once nothing executes it. As runc does with its own binary, that
-process comes from a sealed memfd copy of the interpreter binary: /proc/<pid>/exe then leads only
-to the copy, which nobody can write. The copy is small (libpython stays a mapped library, which
-/proc only exposes through map_files, to CAP_SYS_ADMIN in the host's user namespace).
+process is exec'd from a sealed view of the interpreter binary (interpreter_exe): /proc/<pid>/exe
+then leads only to a file nobody can write. Libraries (libpython, extension modules) stay mapped
+files, which /proc only exposes through map_files, to CAP_SYS_ADMIN in the host's user namespace.
 
 Only those processes need it: the command itself stays in the host's namespaces, where no
 container process can see it. So `create` and `exec` start the copy first thing, as the
@@ -33,8 +33,9 @@ class Intermediate:
     """The intermediate process of create or exec (intermediate.py), a sealed interpreter copy started
     before the command does anything else, waiting for its orders."""
 
-    def __init__(self, preserve_fds: int) -> None:
-        self.pid, self.report, self.control = spawn("oci_runtime.intermediate:main", preserve_fds)
+    def __init__(self, preserve_fds: int, root: str) -> None:
+        """root: the state root (interpreter_exe makes a directory there for a moment)."""
+        self.pid, self.report, self.control = spawn("oci_runtime.intermediate:main", preserve_fds, root)
         self.started = False
 
     def send_config(self, config: dict, bundle: str, env: list[str]) -> None:
@@ -119,6 +120,59 @@ class Intermediate:
         self.report = self.control = -1
 
 
+def interpreter_exe(root: str) -> int:
+    """An fd (close-on-exec) to exec our interpreter binary from, through which nobody can write it.
+
+    First choice, as runc 1.2: the binary seen through a private overlayfs of its own directory over
+    an empty directory (two lower layers, no upper one: overlayfs then refuses every write, and no
+    remount can add an upper layer), mounted detached (no path leads to it). Nothing is copied: its
+    pages stay the host file's. The empty directory is made in `root` (ours) and removed as soon as
+    the overlay holds it. Where that is refused (no overlayfs, no new mount API, a user namespace),
+    a sealed memfd copy (~7 MB for a static build of Python)."""
+    try:
+        return _overlay_exe(root)
+    except OSError:
+        return interpreter_copy()
+
+
+def _overlay_exe(root: str) -> int:
+    from . import syscalls as sc
+
+    directory, name = os.path.split(os.path.realpath(sys.executable))
+    os.makedirs(root, 0o700, exist_ok=True)
+    empty = os.path.join(root, f".empty.{os.getpid()}")
+    try:
+        os.mkdir(empty, 0o700)
+    except FileExistsError:  # left by a command of the same pid killed right here: empty all the same
+        pass
+    try:
+        context = sc.fsopen("overlay")
+        try:  # the binary's directory on top: a file of the same name below can't hide it
+            sc.fsconfig(context, "lowerdir", f"{_escape_layer(directory)}:{_escape_layer(empty)}")
+            try:  # layers on two filesystems: no inode number remapping (nor its kernel log lines)
+                sc.fsconfig(context, "xino", "off")
+            except OSError:
+                pass
+            sc.fsconfig_create(context)
+            mount = sc.fsmount(context, sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV)
+        finally:
+            os.close(context)
+    finally:
+        try:
+            os.rmdir(empty)
+        except OSError:  # only an empty directory stays
+            pass
+    try:
+        return os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=mount)
+    finally:
+        os.close(mount)
+
+
+def _escape_layer(path: str) -> str:
+    """A path in overlayfs' lowerdir list, where `:` separates layers and `\\` escapes."""
+    return path.replace("\\", "\\\\").replace(":", "\\:")
+
+
 def interpreter_copy() -> int:
     """A sealed memfd holding a copy of our interpreter binary (close-on-exec)."""
     fd = os.memfd_create(MEMFD_NAME, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
@@ -150,9 +204,10 @@ def argv(call: str) -> list[str]:
             *sys.argv[1:]]
 
 
-def spawn(entry: str, preserve_fds: int) -> tuple[int, int, int]:
+def spawn(entry: str, preserve_fds: int, root: str) -> tuple[int, int, int]:
     """Start `python -c "from <module> import <function>; <function>(report, control)"` from a sealed
-    copy, as our child; returns (its pid, our end of its report pipe, our end of its control socket).
+    view of the interpreter (interpreter_exe), as our child; returns (its pid, our end of its report
+    pipe, our end of its control socket).
 
     It inherits fds 0-2, the preserved ones (3 .. 3 + preserve_fds - 1) and its two channel ends,
     nothing else of ours (every fd we open is close-on-exec) nor any fd our caller leaked to us
@@ -162,7 +217,7 @@ def spawn(entry: str, preserve_fds: int) -> tuple[int, int, int]:
     report_r, report_w = (_above(fd, floor) for fd in os.pipe())
     ours, theirs = (_above(s.detach(), floor) for s in _socket.socketpair(
         _socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC))
-    exe = interpreter_copy()
+    exe = interpreter_exe(root)
     command = argv(f"from {module} import {function}; {function}({report_w}, {theirs})")
     pid = os.fork()
     if pid == 0:

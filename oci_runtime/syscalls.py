@@ -137,9 +137,36 @@ def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
     _check(lib.oci_close_range(first, last, flags))
 
 
-def pidfd_getfd(pidfd: int, targetfd: int) -> int:
-    """A copy of fd `targetfd` of the process behind `pidfd` (close-on-exec), as SCM_RIGHTS would give."""
-    return _check(lib.oci_pidfd_getfd(pidfd, targetfd, 0))
+FSOPEN_CLOEXEC = 0x1
+FSMOUNT_CLOEXEC = 0x1
+FSCONFIG_SET_STRING = 1
+FSCONFIG_CMD_CREATE = 6
+
+
+def fsopen(fstype: str) -> int:
+    """A new filesystem context (close-on-exec), configured by fsconfig, mounted by fsmount."""
+    return _check(lib.oci_fsopen(_c(fstype), FSOPEN_CLOEXEC), fstype)
+
+
+def fsconfig(fd: int, key: str, value: str) -> None:
+    """One `key=value` option of the filesystem context fd."""
+    _check(lib.oci_fsconfig(fd, FSCONFIG_SET_STRING, _c(key), _c(value), 0), f"{key}={value}")
+
+
+def fsconfig_create(fd: int) -> None:
+    """Create the superblock of the configured context."""
+    _check(lib.oci_fsconfig(fd, FSCONFIG_CMD_CREATE, ffi.NULL, ffi.NULL, 0))
+
+
+def fsmount(fd: int, attr_flags: int) -> int:
+    """A detached mount (close-on-exec fd) of the created context, with MOUNT_ATTR_* attr_flags."""
+    return _check(lib.oci_fsmount(fd, FSMOUNT_CLOEXEC, attr_flags))
+
+
+def fork_into_cgroup(cgroup_fd: int) -> int:
+    """os.fork(), with the child born in the cgroup2 directory open at cgroup_fd (clone3's
+    CLONE_INTO_CGROUP, Linux 5.7): 0 in the child, its pid in the parent."""
+    return _check(lib.oci_fork_into_cgroup(cgroup_fd))
 
 
 def sethostname(name: str) -> None:

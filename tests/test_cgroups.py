@@ -106,13 +106,31 @@ def test_cpu_quota_and_period_are_written(runtime, bundle, cgpath):
 
 
 def test_the_container_runs_in_its_cgroup_from_the_start(runtime, bundle, cgpath):
+    """In every hierarchy, the cgroup2 one of this hybrid host included: the intermediate moved
+    itself into the v1 ones, and the init was born in the cgroup2 one (intermediate.join_cgroup)."""
     path = f"{cgpath}/c1"
     sleeper(bundle, path)
     runtime("create", "--bundle", bundle.write(), "c1", check=True)
     pid = runtime.state("c1")["pid"]
     mine = cgroups.own_cgroups(str(pid))
-    assert {mine[c] for c in ("memory", "pids", "freezer", "cpu", "devices")} == {path}
+    assert set(mine) >= {"memory", "pids", "freezer", "cpu", "devices", "name=systemd", ""}
+    assert set(mine.values()) == {path}
     assert pid in json.loads(runtime("ps", "--format", "json", "c1", check=True).stdout)
+
+
+def test_with_a_cgroup_namespace_every_hierarchy_is_rooted_at_the_containers_cgroup(runtime, bundle, cgpath):
+    """A cgroup namespace's root is the cgroup its creator is in, in every hierarchy: so the command
+    moves the intermediate into all of them, cgroup2 included, before it unshares (the intermediate
+    alone could only have its child born in the cgroup2 one, and the namespace would be rooted at
+    the command's cgroup2 cgroup there)."""
+    sleeper(bundle, f"{cgpath}/c1", args=("cat", "/proc/self/cgroup"))
+    bundle.config["linux"]["namespaces"].append({"type": "cgroup"})
+    proc = runtime("run", "--bundle", bundle.write(), "c1")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.split()
+    assert len(lines) == len(cgroups.own_cgroups()) - 1  # own_cgroups lists cgroup2 twice ("" and "unified")
+    assert all(line.endswith(":/") for line in lines), lines
+    assert any(line.startswith("0::") for line in lines)
 
 
 def test_default_device_rules_replace_allow_all(runtime, bundle, cgpath):
@@ -339,9 +357,9 @@ def test_cgroup_ownership_is_never_given_away_on_cgroup_v1(runtime, bundle, cgpa
 
 
 def test_migration_warm_up_moves_nothing_and_leaves_no_process():
-    """cgroups.warm_up_migration (create and exec start it): a child writes its own pid into the cgroup
-    it is already in, to take the kernel's migration lock early; our cgroups stay as they were and
-    the child is reaped by the function it returns."""
+    """cgroups.warm_up_migration (create and exec start it when they move the intermediate): a child
+    writes its own pid into the cgroup it is already in, to take the kernel's migration lock early;
+    our cgroups stay as they were and the child is reaped by the function it returns."""
     before = cgroups.own_cgroups()
     wait = cgroups.warm_up_migration()
     children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
@@ -354,10 +372,14 @@ def test_migration_warm_up_moves_nothing_and_leaves_no_process():
     wait()  # a second call (already reaped) is harmless
 
 
-def test_create_reaps_its_warm_up_child_and_its_intermediate(runtime, bundle):
-    """create forks the warm-up child and the intermediate (the sealed copy) first thing, and reaps
-    both. Seen from a child subreaper that runs `create`: the container's init is re-parented to it,
-    and nothing else (an unreaped child of create would be too)."""
+@pytest.mark.parametrize("namespace", [None, "cgroup"])
+def test_create_reaps_its_warm_up_child_and_its_intermediate(runtime, bundle, namespace):
+    """create forks the intermediate (the sealed copy) first thing and, when it is to move it into
+    the cgroup itself (with a cgroup namespace), the warm-up child; it reaps both. Seen from a child
+    subreaper that runs `create`: the container's init is re-parented to it, and nothing else (an
+    unreaped child of create would be too)."""
+    if namespace:
+        bundle.config["linux"]["namespaces"].append({"type": namespace})
     import sys
     import textwrap
 

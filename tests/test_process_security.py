@@ -2,6 +2,7 @@
 real busybox container: capabilities (ambient ones too), noNewPrivileges, rlimits, oomScoreAdj, scheduler
 (SCHED_DEADLINE and flags), ioPriority, personality, umask, the LSM labels and the fields this host refuses;
 that a setting init can't apply fails `create`, not `start`; and the non-dumpable init (CVE-2019-5736)."""
+import errno
 import hashlib
 import json
 import os
@@ -395,11 +396,12 @@ def test_created_init_can_not_be_reached_from_another_container(runtime, bundle,
     assert hashlib.sha256(Path(interpreter).read_bytes()).hexdigest() == digest
 
 
-def test_a_ptrace_capable_container_reaches_only_a_sealed_copy_of_the_interpreter(runtime, bundle, tmp_path):
-    """CAP_SYS_PTRACE passes the non-dumpable check, so the init comes from a sealed memfd copy of
-    the interpreter (oci_runtime/sealed.py): container B, joined to A's pid namespace with every
-    capability the host grants, follows /proc/1/exe of A's created init to that copy, which it
-    can't write, and never to the host's interpreter file."""
+def test_a_ptrace_capable_container_reaches_only_a_sealed_view_of_the_interpreter(runtime, bundle, tmp_path):
+    """CAP_SYS_PTRACE passes the non-dumpable check, so the init is exec'd from a sealed view of the
+    interpreter (oci_runtime/sealed.py: the binary through a detached overlayfs with no upper layer,
+    on this host): container B, joined to A's pid namespace with every capability the host grants,
+    follows /proc/1/exe of A's created init to that view, which it can't write, and never to the
+    host's interpreter file."""
     interpreter = os.path.realpath(sys.executable)
     digest = hashlib.sha256(Path(interpreter).read_bytes()).hexdigest()
     every = sorted(HOST_BOUNDING)
@@ -407,16 +409,22 @@ def test_a_ptrace_capable_container_reaches_only_a_sealed_copy_of_the_interprete
     bundle.config["process"]["args"] = ["sleep", "1000"]
     runtime("create", "--bundle", bundle.write(), "a", check=True)
     a_pid = runtime.state("a")["pid"]
-    assert os.readlink(f"/proc/{a_pid}/exe").startswith("/memfd:oci-runtime")
+    sealed_view = "/" + os.path.basename(interpreter)  # its path in the detached overlay
+    assert os.readlink(f"/proc/{a_pid}/exe") == sealed_view
+    with pytest.raises(OSError) as refused:
+        open(f"/proc/{a_pid}/exe", "r+b")  # not even the host's root can write through it
+    assert refused.value.errno == errno.EROFS
+    assert os.stat(f"/proc/{a_pid}/exe").st_dev != os.stat(interpreter).st_dev
     b = tmp_path / "b"
     b.mkdir()
     bundle.path = b
     bundle.config["linux"]["namespaces"] = [{"type": "pid", "path": f"/proc/{a_pid}/ns/pid"},
                                             {"type": "mount"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}]
-    probe = ("readlink /proc/1/exe; stat -L -c %i /proc/1/exe; "
+    probe = ("readlink /proc/1/exe; stat -L -c %d:%i /proc/1/exe; "
              "(echo x >> /proc/1/exe) 2>/dev/null && echo write:ok || echo write:denied")
     out = run_ok(runtime, bundle, probe, "b1").splitlines()
-    assert out[0].startswith("/memfd:oci-runtime"), "B reaches A's init exe (it has CAP_SYS_PTRACE)"
-    assert int(out[1]) != os.stat(interpreter).st_ino
+    assert out[0] == sealed_view, "B reaches A's init exe (it has CAP_SYS_PTRACE)"
+    host = os.stat(interpreter)
+    assert out[1] != f"{host.st_dev}:{host.st_ino}", "B's stat of it is not the host's file"
     assert out[2] == "write:denied"
     assert hashlib.sha256(Path(interpreter).read_bytes()).hexdigest() == digest

@@ -29,6 +29,11 @@ is the resolved cgroup path, absolute within each hierarchy, and root the cgroup
                                   naming the field and the missing controller, before or instead
                                   of a silent skip
     add(pid: int) -> None         move pid (and with it its future children) into the cgroup
+    self_join() -> dict           how a process joins without add(), which waits for the global
+                                  migration lock: {"tasks": v1 `tasks` files it writes "0" into
+                                  (moves only the writing thread, which skips that lock),
+                                  "cgroup2": the cgroup2 directory its children are born in
+                                  (clone3's CLONE_INTO_CGROUP) or None}; see intermediate.join_cgroup
     pids() -> list[int]           every process in the cgroup
     freeze(), thaw(), frozen() -> bool
     stats() -> dict               runc's `events --stats` "data" object
@@ -140,10 +145,11 @@ def warm_up_migration() -> "Callable[[], None]":
     Moving a process between cgroups takes a global lock (cgroup_threadgroup_rwsem) whose first
     writer after a quiet spell waits for an RCU grace period: 10-25 ms on this kernel, the longest
     single wait of a `create` or `exec`. A child writing its own pid into the cgroup it is in
-    already (a move to nowhere) takes the same lock: started as soon as create/exec start, it waits
-    while the imports and the checks of the config run, and the container's real move finds the
-    lock warm (for about one grace period after). A process, not a thread: a thread would have to
-    win the GIL from the imports first. Nothing changes if it fails."""
+    already (a move to nowhere) takes the same lock: started as soon as create/exec know that they
+    will move the intermediate (a user or cgroup namespace: otherwise it moves itself, without that
+    lock, see intermediate.join_cgroup), it waits while the checks of the config run, and the real
+    move finds the lock warm (for about one grace period after). A process, not a thread: a thread
+    would have to win the GIL first. Nothing changes if it fails."""
     directory = next(iter(own_dirs().values()), None)
     pid = os.fork() if directory is not None else 0
     if pid == 0 and directory is not None:

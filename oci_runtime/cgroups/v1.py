@@ -9,7 +9,7 @@ import time
 
 from .. import listformat
 from ..errors import OCIError, describe
-from . import ROOT, own_cgroups, resolve, v1_hierarchies
+from . import ROOT, UNIFIED, own_cgroups, resolve, v1_hierarchies
 
 # runc's specconv.AllowedDevices, appended after linux.resources.devices: mknod of anything,
 # null, random, full, tty, zero, urandom, /dev/pts/*, ptmx, tun
@@ -112,6 +112,10 @@ class V1Driver:
     def add(self, pid: int) -> None:
         for d in self._dirs():
             _write(os.path.join(d, "cgroup.procs"), str(pid), "cgroup.procs")
+
+    def self_join(self) -> dict:
+        unified = self.paths.get(UNIFIED)
+        return {"tasks": [os.path.join(d, "tasks") for d in self._dirs() if d != unified], "cgroup2": unified}
 
     def pids(self) -> list[int]:
         d = self.paths.get("pids") or self.paths.get("freezer") or next(iter(self.paths.values()), None)

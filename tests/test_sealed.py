@@ -1,0 +1,63 @@
+"""sealed.interpreter_exe: what the intermediate, the init and exec's processes are exec'd from, so
+that /proc/<pid>/exe never leads to a writable host interpreter (CVE-2019-5736): a detached,
+upper-less overlayfs view of the binary here, a sealed memfd copy where overlayfs is refused."""
+import errno
+import fcntl
+import hashlib
+import os
+import subprocess
+import sys
+
+import pytest
+
+from oci_runtime import sealed
+from oci_runtime import syscalls as sc
+
+INTERPRETER = os.path.realpath(sys.executable)
+
+
+def digest(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def test_the_overlay_view_is_the_interpreter_and_refuses_writes(tmp_path):
+    fd = sealed.interpreter_exe(str(tmp_path / "root"))
+    try:
+        path = f"/proc/self/fd/{fd}"
+        assert os.readlink(path) == "/" + os.path.basename(INTERPRETER), "a detached mount: no host path"
+        assert fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+        assert digest(path) == digest(INTERPRETER)
+        with pytest.raises(OSError) as refused:
+            open(path, "r+b")
+        assert refused.value.errno == errno.EROFS
+        assert os.stat(path).st_dev != os.stat(INTERPRETER).st_dev
+        out = subprocess.run([path, "-I", "-S", "-c", "import os; print(os.readlink('/proc/self/exe'))"],
+                             pass_fds=(fd,), capture_output=True, text=True, check=True).stdout
+        assert out.strip() == "/" + os.path.basename(INTERPRETER)
+    finally:
+        os.close(fd)
+    assert os.listdir(tmp_path / "root") == [], "the empty lower layer is gone from the root"
+
+
+def test_without_overlayfs_it_is_a_sealed_memfd_copy(tmp_path, monkeypatch):
+    def refused(fstype: str) -> int:
+        raise OSError(errno.ENODEV, os.strerror(errno.ENODEV), fstype)
+
+    monkeypatch.setattr(sc, "fsopen", refused)
+    fd = sealed.interpreter_exe(str(tmp_path / "root"))
+    try:
+        path = f"/proc/self/fd/{fd}"
+        assert os.readlink(path).startswith(f"/memfd:{sealed.MEMFD_NAME}")
+        assert fcntl.fcntl(fd, fcntl.F_GET_SEALS) == sealed.SEALS
+        assert digest(path) == digest(INTERPRETER)
+        with pytest.raises(OSError) as sealed_write:
+            os.write(fd, b"x")
+        assert sealed_write.value.errno in (errno.EPERM, errno.EBADF)
+    finally:
+        os.close(fd)
+    assert os.listdir(tmp_path / "root") == []
+
+
+def test_layer_paths_are_escaped_for_the_lowerdir_list():
+    assert sealed._escape_layer("/opt/a:b\\c") == "/opt/a\\:b\\\\c"
