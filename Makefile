@@ -29,6 +29,7 @@ deps:
 install:
 	[ -x $(PY) ] || /usr/bin/python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check . pytest hypothesis
+	sed -i '1s|^\(#!.*/python[0-9.]*\)$$|\1 -IS|' $(VENV)/bin/oci-runtime  # see bin/oci-runtime
 
 rootfs: $(BUNDLE)/rootfs/bin/busybox
 

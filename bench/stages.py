@@ -1,7 +1,7 @@
 """--stages: where oci-runtime's `create` and `run` spend their time.
 
 Two views. The timeline of `run`: when each step happens, from `strace -f -ttt` of a few marker syscalls
-(the sealed interpreter copy's exec, its first recvmsg, the parent's sendmsg of its orders, pivot_root, ...).
+(the sealed interpreter's exec, its first recvmsg, the parent's sendmsg of its orders, pivot_root, ...).
 And the interpreter's share: start-ups (`python -c pass`; the sealed copy's `python -I -S -c pass` runs beside
 the command's own work), the imports of both processes (-X importtime) and the largest of them. Optionally
 strace -c -f for the kernel time of the syscalls. Only oci-runtime: runc and crun have no interpreter or
@@ -195,17 +195,22 @@ def stages(b: Bench, tmp: Path) -> list[str]:
     return lines
 
 
-# (label, strace line test): the first line (after the previous marker's) that passes marks the step
+# (label, test(pid, strace line, the command's pid, the sealed interpreter's pid)): the first line that
+# passes marks the step; the steps are listed in the order they happened
 MARKERS = [
-    ("the sealed copy is exec'd (the command forked it first thing)", lambda pid, text: 'execve("/proc/self/fd/' in text),
-    ("the copy waits for its orders (its start-up and imports done)", lambda pid, text: text.startswith("recvmsg(")),
+    ("the sealed interpreter is exec'd (the command forked it first thing)",
+     lambda pid, text, main, copy: 'execve("/proc/self/fd/' in text),
+    ("it waits for its orders (its start-up and imports done)",
+     lambda pid, text, main, copy: pid == copy and text.startswith("recvmsg(")),
     ("the command sends the orders (config read and checked, state dir, cgroup)",
-     lambda pid, text: text.startswith("sendmsg(")),
-    ("the intermediate forks the init (namespaces made)", lambda pid, text: text.startswith(("clone(", "clone3("))),
+     lambda pid, text, main, copy: pid == main and text.startswith("sendmsg(")),
+    ("the intermediate forks the init (in its cgroup, namespaces made)",
+     lambda pid, text, main, copy: pid == copy and text.startswith(("clone(", "clone3("))),
     ("the init switches root (mounts, devices done; it is ready soon after)",
-     lambda pid, text: text.startswith("pivot_root(")),
-    ("the program is exec'd", lambda pid, text: text.startswith('execve("/bin/true"')),
-    ("the command exits (after wait and delete)", lambda pid, text: text.startswith("exit_group(")),
+     lambda pid, text, main, copy: text.startswith("pivot_root(")),
+    ("the program is exec'd", lambda pid, text, main, copy: text.startswith('execve("/bin/true"')),
+    ("the command exits (after wait and delete)",
+     lambda pid, text, main, copy: pid == main and text.startswith("exit_group(")),
 ]
 
 
@@ -219,15 +224,9 @@ def parse_timeline(text: str) -> list[float | None]:
     if not events:
         return [None] * len(MARKERS)
     main, t0 = events[0][0], events[0][1]
-    found: list[float | None] = []
-    at = 0
-    for i, (_, test) in enumerate(MARKERS):
-        last = i == len(MARKERS) - 1
-        hit = next((j for j in range(at, len(events)) if test(*events[j][::2]) and (not last or events[j][0] == main)),
-                   None)
-        found.append(None if hit is None else (events[hit][1] - t0) * 1000)
-        at = hit if hit is not None else at
-    return found
+    copy = next((pid for pid, _, text in events if 'execve("/proc/self/fd/' in text), None)
+    return [next(((t - t0) * 1000 for pid, t, text in events if test(pid, text, main, copy)), None)
+            for _, test in MARKERS]
 
 
 def timeline(b: Bench, rt: Runtime, tmp: Path, reps: int) -> list[str]:
@@ -246,13 +245,15 @@ def timeline(b: Bench, rt: Runtime, tmp: Path, reps: int) -> list[str]:
     lines = ["## Timeline of oci-runtime's `run`", "",
              f"Median over {reps} runs under `strace -f -ttt` (marker syscalls only), ms since the command's execve.",
              "", "| step | at, ms | since the step before, ms |", "|---|---:|---:|"]
-    before = 0.0
+    medians = []
     for i, (label, _) in enumerate(MARKERS):
         times = [r[i] for r in runs if r[i] is not None]
-        if not times:
+        medians.append((statistics.median(times) if times else None, label))
+    before = 0.0
+    for at, label in sorted(medians, key=lambda m: float("inf") if m[0] is None else m[0]):
+        if at is None:
             lines.append(f"| {label} | — | — |")
             continue
-        at = statistics.median(times)
         lines.append(f"| {label} | {at:.1f} | {at - before:.1f} |")
         before = at
     return [*lines, ""]

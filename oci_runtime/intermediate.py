@@ -1,4 +1,4 @@
-"""What runs in the sealed interpreter copy (sealed.py): the intermediate process of `create` and
+"""What runs in the sealed interpreter (sealed.py): the intermediate process of `create` and
 `exec`, and the processes it forks into the container, the init and exec's new process. The
 parent's side, the lifecycle and the messages are in processes.py.
 
@@ -78,7 +78,7 @@ def _fail(report: int, msg: str, hook: bool = False, config: bool = False) -> No
 
 
 def main(report: int, control: int) -> NoReturn:
-    """Where the sealed copy starts (sealed.Intermediate): wait for the orders, then be the intermediate
+    """Where the sealed interpreter starts (sealed.Intermediate): wait for the orders, then be the intermediate
     process of `create` or of `exec`. Its channel ends close when the init (or process) execs."""
     for fd in (report, control):
         os.set_inheritable(fd, False)

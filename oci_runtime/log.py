@@ -47,10 +47,20 @@ def rfc3339(t: float) -> str:
 
 
 def _quote(text: str) -> str:
-    """logrus quotes a value only when it holds characters outside a safe set."""
+    """logrus quotes a value only when it holds characters outside a safe set; as Go's %q, the
+    quoted text shows every unprintable character as an escape (a NEL or U+2028 would split the
+    line for a reader, an undecodable argv byte is \\xNN)."""
     if text and all(c in _SAFE for c in text):
         return text
-    return jsonio.string(text)
+    quoted = jsonio.string(text)
+    return quoted if quoted.isprintable() else "".join(c if c.isprintable() else _escape(c) for c in quoted)
+
+
+def _escape(c: str) -> str:
+    code = ord(c)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def _emit(level: str, msg: str) -> None:

@@ -1,7 +1,7 @@
 """The three processes of `create`, in the order of runtime.md's lifecycle.
 
 parent (the `create` command)  starts ->  intermediate  forks ->  init
-- intermediate: a sealed copy of the interpreter (sealed.py), started as soon as the command
+- intermediate: a sealed interpreter (sealed.py), started as soon as the command
   begins so that its start-up overlaps the parent's work. It gets its orders (the config, the
   options, the fds it needs), joins the container's cgroup (moving itself, see
   intermediate.join_cgroup, or moved by the parent before the orders), joins the namespaces
@@ -20,7 +20,7 @@ Messages are JSON objects, one per line (atomic: under PIPE_BUF), child -> paren
 has the same shape: parent -> intermediate (joins the init's namespaces) -> the new process.
 
 This module is the parent's side and the protocol; intermediate.py is what runs in the sealed
-copy (the intermediate, and the init or exec's process it forks), so that the command itself
+interpreter (the intermediate, and the init or exec's process it forks), so that the command itself
 does not import the appliers only those need.
 """
 from __future__ import annotations

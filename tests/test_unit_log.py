@@ -33,9 +33,14 @@ def lines(path: Path) -> list[str]:
     ('say "hi"', '"say \\"hi\\""'),
     ("container: nope", '"container: nope"'),
     ("tab\there", '"tab\\there"'),
+    ("é and 🙂", '"é and 🙂"'),
+    ("next\x85line\u2028sep", '"next\\u0085line\\u2028sep"'),
+    ("zero\u200bwidth", '"zero\\u200bwidth"'),
+    ("byte \udc85", '"byte \\x85"'),
 ])
 def test_text_format_quotes_the_message_only_when_needed(logfile: Path, msg: str, shown: str) -> None:
-    """logrus leaves a value bare when it holds only [A-Za-z0-9-._/@^+], else quotes it."""
+    """logrus leaves a value bare when it holds only [A-Za-z0-9-._/@^+], else quotes it, unprintable
+    characters escaped as Go's %q does (one line for any reader, undecodable bytes as \\xNN)."""
     log.configure(str(logfile), "text", debug=False)
     log.error(msg)
     [line] = lines(logfile)
