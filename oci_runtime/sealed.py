@@ -52,10 +52,11 @@ class Intermediate:
             pass
 
     def start(self, cgroup, orders: dict, fds: list[int]) -> None:
-        """Put it in the container's cgroup before it does anything (its children inherit the
-        cgroup), then send its orders and the fds they name, with our log settings and fd. We are
-        a child subreaper from now on: the init (or the exec'd process) comes back to us when the
-        intermediate exits, and to our caller's subreaper (conmon, containerd's shim) after us."""
+        """Put it in the container's cgroup when we are to (cgroup is not None; else the orders
+        tell it to move itself, see intermediate.join_cgroup) before it does anything (its children
+        inherit the cgroup), then send its orders and the fds they name, with our log settings and
+        fd. We are a child subreaper from now on: the init (or the exec'd process) comes back to us
+        when the intermediate exits, and to our caller's subreaper (conmon, containerd's shim) after us."""
         import struct
 
         import _prctl  # python-prctl's C module
