@@ -1,9 +1,10 @@
 """--stages: where oci-runtime's `create` and `run` spend their time.
 
-Two views. The timeline of `run`: when each step happens, from `strace -f -ttt` of a few marker syscalls
-(the sealed interpreter's exec, its first recvmsg, the parent's sendmsg of its orders, pivot_root, ...).
-And the interpreter's share: start-ups (`python -c pass`; the sealed copy's `python -I -S -c pass` runs beside
-the command's own work), the imports of both processes (-X importtime) and the largest of them. Optionally
+Two views. The timeline of `run`: when each step happens, from `perf trace` (else `strace -f`) of a few
+marker syscalls (the spawn of the sealed interpreter, its exec, its first recvmsg, the parent's sendmsg of its
+orders, pivot_root, ...). And the interpreter's share: start-ups (the command's `python -c pass` with its #!
+flags; the sealed interpreter's `python -I -S -c pass` runs beside the command's own work), the imports of both
+processes (-X importtime) and the largest of them. Optionally
 strace -c -f for the kernel time of the syscalls. Only oci-runtime: runc and crun have no interpreter or
 imports to split off.
 """
@@ -99,6 +100,13 @@ def _strace(b: Bench, rt: Runtime, which: str, tmp: Path) -> tuple[float, int, l
     return parse_strace_summary(out.read_text())
 
 
+def _shebang_flags(script: str) -> list[str]:
+    """The interpreter options on the script's #! line (e.g. ["-IS"])."""
+    with open(script, "rb") as f:
+        first = f.readline().decode(errors="replace")
+    return first[2:].split()[1:] if first.startswith("#!") else []
+
+
 def stages(b: Bench, tmp: Path) -> list[str]:
     """Measure the breakdown and return it as Markdown lines."""
     rt = next((x for x in b.runtimes if x.name == OURS), None)
@@ -113,10 +121,11 @@ def stages(b: Bench, tmp: Path) -> list[str]:
             o = b.launcher.run(argv)
         return parse_importtime(o.check().err)
 
-    floor = [ms(b.launcher.run([py, "-c", "pass"]).check()) for _ in range(reps)]
-    floor_runs = [importtime([py, "-X", "importtime", "-c", "pass"]) for _ in range(reps)]
+    flags = _shebang_flags(rt.binary)  # `make install` gives the script -IS
+    floor = [ms(b.launcher.run([py, *flags, "-c", "pass"]).check()) for _ in range(reps)]
+    floor_runs = [importtime([py, *flags, "-X", "importtime", "-c", "pass"]) for _ in range(reps)]
     t_pass, i_pass = statistics.median(floor), statistics.median(r[1] for r in floor_runs)
-    # the sealed copy's start-up (oci_runtime/sealed.py: -I -S)
+    # the sealed interpreter's start-up (oci_runtime/sealed.py: -I -S)
     sealed = [ms(b.launcher.run([py, "-I", "-S", "-c", "pass"]).check()) for _ in range(reps)]
     sealed_runs = [importtime([py, "-X", "importtime", "-I", "-S", "-c", "pass"]) for _ in range(reps)]
     t_sealed, i_sealed = statistics.median(sealed), statistics.median(r[1] for r in sealed_runs)
@@ -131,7 +140,7 @@ def stages(b: Bench, tmp: Path) -> list[str]:
             o = b.cmd(rt, *_command(rt, which, cid))
             _after(b, rt, which, cid)
             cid = rt.new_id()
-            starts, total, top = importtime([py, "-X", "importtime", rt.binary, "--root", str(rt.root),
+            starts, total, top = importtime([py, *flags, "-X", "importtime", rt.binary, "--root", str(rt.root),
                                              *_command(rt, which, cid)])
             _after(b, rt, which, cid)
             if i:
@@ -163,10 +172,10 @@ def stages(b: Bench, tmp: Path) -> list[str]:
 
     labels = [
         ("wall", f"wall time, median of {reps}, ms"),
-        ("startup", "interpreter start-ups: the command's `python -c pass` + the sealed copy's "
-                    "`python -I -S -c pass` (in parallel), ms"),
+        ("startup", f"interpreter start-ups: the command's `python {' '.join([*flags, '-c pass'])}` + the sealed "
+                    "interpreter's `python -I -S -c pass` (in parallel), ms"),
         ("imports", "imports of both processes beyond their start-ups' own (`-X importtime`, top-level "
-                    "cumulative; the copy's overlap the command's), ms"),
+                    "cumulative; the sealed interpreter's overlap the command's), ms"),
         ("slowest", "largest top-level imports (cumulative ms, under -X importtime)"),
         ("strace", "`strace -c -f`: kernel time in syscalls (all processes)"),
         ("strace_top", "`strace -c -f`: top syscalls, ms (calls)"),
@@ -174,9 +183,9 @@ def stages(b: Bench, tmp: Path) -> list[str]:
     lines = [
         "## Stages of oci-runtime's `create` and `run`",
         "",
-        (f"`python -c pass` = {t_pass:.1f} ms, of which its own start-up imports (site, encodings, …) "
-         f"{i_pass:.1f} ms under -X importtime; `python -I -S -c pass` (the sealed copy's start-up) = "
-         f"{t_sealed:.1f} ms, {i_sealed:.1f} ms of imports."),
+        (f"`python {' '.join([*flags, '-c pass'])}` (the command's start-up, with its `#!` flags) = {t_pass:.1f} ms, "
+         f"of which its own start-up imports (encodings, …) {i_pass:.1f} ms under -X importtime; "
+         f"`python -I -S -c pass` (the sealed interpreter's start-up) = {t_sealed:.1f} ms, {i_sealed:.1f} ms of imports."),
         "",
         "| stage | `create` | `run` |",
         "|---|---:|---:|",
@@ -190,16 +199,18 @@ def stages(b: Bench, tmp: Path) -> list[str]:
          "(not wall time) while slowing everything else down, so read it only for proportions."),
         "",
     ]
-    if shutil.which("strace"):
+    if shutil.which("perf") or shutil.which("strace"):
         lines += timeline(b, rt, tmp, reps)
     return lines
 
 
-# (label, test(pid, strace line, the command's pid, the sealed interpreter's pid)): the first line that
-# passes marks the step; the steps are listed in the order they happened
+# (label, test(pid, syscall text "name(args...", the command's pid, the sealed interpreter's pid)): the
+# first event that passes marks the step; the steps are listed in the order they happened
 MARKERS = [
-    ("the sealed interpreter is exec'd (the command forked it first thing)",
-     lambda pid, text, main, copy: 'execve("/proc/self/fd/' in text),
+    ("the command spawns the sealed interpreter (after its own start-up and first imports)",
+     lambda pid, text, main, copy: pid == main and text.startswith(("clone(", "clone3(", "vfork("))),
+    ("the sealed interpreter is exec'd",
+     lambda pid, text, main, copy: pid == copy and text.startswith("execve(")),
     ("it waits for its orders (its start-up and imports done)",
      lambda pid, text, main, copy: pid == copy and text.startswith("recvmsg(")),
     ("the command sends the orders (config read and checked, state dir, cgroup)",
@@ -208,42 +219,78 @@ MARKERS = [
      lambda pid, text, main, copy: pid == copy and text.startswith(("clone(", "clone3("))),
     ("the init switches root (mounts, devices done; it is ready soon after)",
      lambda pid, text, main, copy: text.startswith("pivot_root(")),
-    ("the program is exec'd", lambda pid, text, main, copy: text.startswith('execve("/bin/true"')),
+    ("the program is exec'd", lambda pid, text, main, copy: pid not in (main, copy) and text.startswith("execve(")),
     ("the command exits (after wait and delete)",
      lambda pid, text, main, copy: pid == main and text.startswith("exit_group(")),
 ]
+TRACED = "execve,recvmsg,sendmsg,clone,clone3,vfork,pivot_root,exit_group"
 
 
-def parse_timeline(text: str) -> list[float | None]:
-    """Milliseconds from the command's execve to each marker, from `strace -f -ttt -o` output."""
+def parse_strace(text: str) -> list[tuple[int, float, str]]:
+    """(pid, seconds, "name(args...") of each line of `strace -f -ttt -o` output."""
     events = []
     for line in text.splitlines():
         fields = line.split(None, 2)
         if len(fields) == 3 and fields[1].replace(".", "", 1).isdigit():
             events.append((int(fields[0]), float(fields[1]), fields[2]))
+    return events
+
+
+def parse_perf_trace(text: str) -> list[tuple[int, float, str]]:
+    """(pid, seconds, "name(args...") of each event of `perf trace` output, whose lines read
+    `  16.544 ( 0.541 ms): comm/pid name(args) = result` (ms since perf started)."""
+    events = []
+    for line in text.splitlines():
+        head, sep, rest = line.partition("): ")
+        stamp = head.split(" (")[0].strip()
+        task, _, call = rest.partition(" ")
+        comm, _, pid = task.rpartition("/")
+        if sep and stamp.replace(".", "", 1).isdigit() and pid.isdigit() and "(" in call:
+            events.append((int(pid), float(stamp) / 1000, call.strip()))
+    return events
+
+
+def parse_timeline(events: list[tuple[int, float, str]]) -> list[float | None]:
+    """Milliseconds from the command's spawn of the sealed interpreter to each marker (None: not seen)."""
     if not events:
         return [None] * len(MARKERS)
-    main, t0 = events[0][0], events[0][1]
-    copy = next((pid for pid, _, text in events if 'execve("/proc/self/fd/' in text), None)
-    return [next(((t - t0) * 1000 for pid, t, text in events if test(pid, text, main, copy)), None)
+    main = events[0][0]
+    spawn = next((t for pid, t, text in events if MARKERS[0][1](pid, text, main, None)), None)
+    copy = next((pid for pid, _, text in events if pid != main and text.startswith("execve(")), None)
+    if spawn is None:
+        return [None] * len(MARKERS)
+    return [next(((t - spawn) * 1000 for pid, t, text in events if test(pid, text, main, copy)), None)
             for _, test in MARKERS]
 
 
 def timeline(b: Bench, rt: Runtime, tmp: Path, reps: int) -> list[str]:
-    """Median time of each marker of `run`, traced with strace -f -ttt (only the marker syscalls, filtered
-    in the kernel with --seccomp-bpf, so the slow-down is small)."""
+    """Median time of each marker of `run`, from `perf trace` where it works (a small slow-down), else
+    from strace -f (only the marker syscalls, filtered in the kernel with --seccomp-bpf; it still
+    slows down what a process does between them, the init's mounts most)."""
+    perf = shutil.which("perf")
     runs = []
     for _ in range(reps):
         out = tmp / "timeline.txt"
         cid = rt.new_id()
-        argv = [shutil.which("strace") or "strace", "-f", "--seccomp-bpf", "-ttt", "-o", str(out),
-                "-e", "trace=execve,recvmsg,sendmsg,clone,clone3,pivot_root,exit_group",
-                "--", *rt.argv(*_command(rt, "run", cid))]
-        b.launcher.run(argv, rt.mntns).check()
+        command = rt.argv(*_command(rt, "run", cid))
+        if perf:
+            argv = [perf, "trace", "-f", "-e", TRACED, "-o", str(out), "--", *command]
+        else:
+            argv = [shutil.which("strace") or "strace", "-f", "--seccomp-bpf", "-ttt", "-o", str(out),
+                    "-e", f"trace={TRACED}", "--", *command]
+        o = b.launcher.run(argv, rt.mntns)
         rt.live.discard(cid)
-        runs.append(parse_timeline(out.read_text()))
+        if perf and o.code != 0:  # perf is there but may not trace here (perf_event_paranoid...): strace
+            perf = None
+            continue
+        o.check()
+        text = out.read_text()
+        runs.append(parse_timeline(parse_perf_trace(text) if perf else parse_strace(text)))
+    tool = "`perf trace -f`" if perf else "`strace -f --seccomp-bpf` (perf is not installed: read the init's step as inflated)"
     lines = ["## Timeline of oci-runtime's `run`", "",
-             f"Median over {reps} runs under `strace -f -ttt` (marker syscalls only), ms since the command's execve.",
+             (f"Median over {len(runs)} runs under {tool}, marker syscalls only; ms since the command spawned the "
+              "sealed interpreter. Before that: the command's start-up (its `python -c pass` floor, above) and "
+              "the imports of its command line and operations."),
              "", "| step | at, ms | since the step before, ms |", "|---|---:|---:|"]
     medians = []
     for i, (label, _) in enumerate(MARKERS):
