@@ -233,3 +233,36 @@ def test_command_flushes_output_before_its_quick_exit(tmp_path):
     with open("/dev/full", "w") as full:
         failed = subprocess.run([OCI_RUNTIME, "--version"], stdout=full, stderr=subprocess.PIPE, text=True, env=buffered)
     assert failed.returncode == 120 and "Traceback" not in failed.stderr
+
+
+# --- the oci-runtime script: -IS, and finding the package without site -----------------------------------------
+
+
+def test_the_installed_script_runs_isolated_without_site():
+    """`make install` puts -IS on the script's #! line (pip drops it): no site module, no PYTHON*
+    variables or current directory on the path; the script finds its site-packages itself."""
+    import subprocess
+
+    from conftest import OCI_RUNTIME
+
+    first = Path(OCI_RUNTIME).read_text().splitlines()[0]
+    assert first.startswith("#!") and first.split()[1:] == ["-IS"], first
+    probe = subprocess.run([OCI_RUNTIME, "--version"], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": "/nonexistent", "PYTHONSTARTUP": "/nonexistent"})
+    assert probe.returncode == 0 and probe.stdout.startswith("oci-runtime version"), probe.stderr
+
+
+@pytest.mark.parametrize("flags", [["-IS"], []])
+def test_the_script_elsewhere_finds_the_package_through_site(tmp_path, flags):
+    """Installed where <prefix>/lib/pythonX.Y/site-packages is not next to it (a copy, a symlinked
+    /usr/local/bin, Debian's dist-packages), the script falls back on site; without -IS, site ran."""
+    import subprocess
+
+    from conftest import OCI_RUNTIME
+
+    script = tmp_path / "bin" / "oci-runtime"
+    script.parent.mkdir()
+    script.write_text(Path(OCI_RUNTIME).read_text())
+    probe = subprocess.run([sys.executable, *flags, str(script), "--version"], capture_output=True, text=True,
+                           cwd=tmp_path)
+    assert probe.returncode == 0 and probe.stdout.startswith("oci-runtime version"), probe.stderr
