@@ -190,11 +190,7 @@ def join_cgroup(join: dict | None) -> int:
         return -1
     for path in join["tasks"]:
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-            try:
-                os.write(fd, b"0")
-            finally:
-                os.close(fd)
+            _move_self(path)
         except OSError as e:
             raise OCIError(f"cgroups: joining {describe(e)}") from None
     if join["cgroup2"] is None:
@@ -203,6 +199,15 @@ def join_cgroup(join: dict | None) -> int:
         return os.open(join["cgroup2"], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as e:
         raise OCIError(f"cgroups: joining {describe(e)}") from None
+
+
+def _move_self(path: str, dir_fd: int | None = None) -> None:
+    """Write "0", the writer itself, into a cgroup's `tasks` or `cgroup.procs` file."""
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        os.write(fd, b"0")
+    finally:
+        os.close(fd)
 
 
 def fork_in(cgroup2: int) -> int:
@@ -218,11 +223,7 @@ def fork_in(cgroup2: int) -> int:
             if e.errno not in (errno.ENOSYS, errno.EPERM, errno.EINVAL, errno.E2BIG):
                 raise OCIError(f"cgroups: starting a process in the container's cgroup2 cgroup: {describe(e)}") from None
         try:
-            fd = os.open("cgroup.procs", os.O_WRONLY | os.O_CLOEXEC, dir_fd=cgroup2)
-            try:
-                os.write(fd, b"0")
-            finally:
-                os.close(fd)
+            _move_self("cgroup.procs", cgroup2)
         except OSError as e:
             raise OCIError(f"cgroups: joining the container's cgroup2 cgroup: {describe(e)}") from None
         return os.fork()
