@@ -80,6 +80,7 @@ ffibuilder.cdef(
     int seccomp_export_bpf(scmp_filter_ctx ctx, int fd);
 
     int oci_bpf(int cmd, void *attr, unsigned int size);
+    int oci_seccomp_set_filter(unsigned int flags, unsigned short len, void *filter);
     """
 )
 
@@ -163,6 +164,12 @@ ffibuilder.set_source(
     static int oci_sched_setattr(int pid, struct oci_sched_attr *attr, unsigned int flags)
     { RET(syscall(SYS_sched_setattr, pid, attr, flags)); }
     static int oci_bpf(int cmd, void *attr, unsigned int size) { RET(syscall(SYS_bpf, cmd, attr, size)); }
+    /* seccomp(SECCOMP_SET_MODE_FILTER, flags, &(struct sock_fprog){len, filter}): a compiled program */
+    struct oci_sock_fprog { unsigned short len; void *filter; };
+    static int oci_seccomp_set_filter(unsigned int flags, unsigned short len, void *filter) {
+        struct oci_sock_fprog prog = { len, filter };
+        RET(syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, flags, &prog));
+    }
     """,
     libraries=["seccomp"],
 )

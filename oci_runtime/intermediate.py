@@ -89,8 +89,8 @@ def _follow_orders(report: int, control: int) -> None:
     first = _receive_config(control)
     spec = load_spec(first["config"], first["bundle"])
     spec = evolve(spec, process=evolve(spec.process, env=first["env"]))  # as the parent changed it
-    seccomp.prepare(spec)  # while the parent makes the state dir and the cgroup
     orders, fds = _receive_orders(control)
+    seccomp.adopt(orders["seccomp"])
     settings = orders["log"]
     log.adopt(fds.pop(0) if settings["file"] else 2, settings["json"], settings["debug"])
     _preload(spec, orders["console"])

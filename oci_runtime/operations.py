@@ -128,6 +128,7 @@ def _create(root: str, container_id: str, bundle: str, launch: _Launch, listen_f
         process,
         rlimits,
         scheduler,
+        seccomp,
         sysctl,
     )
 
@@ -139,7 +140,7 @@ def _create(root: str, container_id: str, bundle: str, launch: _Launch, listen_f
     self_joining = _self_joining(spec, launch)
     # What the schema can't express fails here, naming the field; capabilities only warn: last.
     for section in (rlimits, scheduler, iopriority, lsm, sysctl, capabilities, memorypolicy):
-        section.check(spec)  # seccomp: the intermediate builds the filter (send_config), a ConfigError if refused
+        section.check(spec)  # seccomp: compiled below, a ConfigError if refused
     if spec.linux.net_devices:  # netdevices imports socket, enum, typing: only when needed
         from . import netdevices
 
@@ -154,6 +155,7 @@ def _create(root: str, container_id: str, bundle: str, launch: _Launch, listen_f
         raise OCIError(f"root.path: {spec.root.path}: no such directory")
     _check_terminal(spec.process.terminal, console_socket, not foreground)
     launch.intermediate.send_config(config, bundle, spec.process.env)
+    compiled_seccomp = seccomp.compile_bpf(spec)  # the intermediate models the config meanwhile
     data = {
         "pid": 0,
         "init_start_time": None,
@@ -205,6 +207,7 @@ def _create(root: str, container_id: str, bundle: str, launch: _Launch, listen_f
         opts = processes.Options(container_id, bundle, fifo, hook_state(c), no_pivot, not no_new_keyring,
                                  listen_fds + preserve_fds)
         opts.idmapped = idmapped
+        opts.seccomp = compiled_seccomp
         if self_joining:
             opts.cgroup_join = cgroup.self_join()
         else:
@@ -704,6 +707,7 @@ def _exec(root: str, container_id: str, process_obj: dict, launch: _Launch, deta
         memorypolicy,
         rlimits,
         scheduler,
+        seccomp,
     )
 
     c = st.open_container(root, container_id)
@@ -722,10 +726,11 @@ def _exec(root: str, container_id: str, process_obj: dict, launch: _Launch, deta
         spec = model.load_spec(config, c.data["bundle"])
         self_joining = _self_joining(spec, launch)
         for section in (rlimits, scheduler, iopriority, lsm, capabilities, memorypolicy):
-            section.check(spec)  # seccomp: the intermediate builds the filter (send_config), a ConfigError if refused
+            section.check(spec)  # seccomp: compiled below, a ConfigError if refused
         cpuaffinity.check(spec.process)
         _check_terminal(spec.process.terminal, console_socket, detach)
         launch.intermediate.send_config(config, c.data["bundle"], spec.process.env)
+        compiled_seccomp = seccomp.compile_bpf(spec)
         try:
             ns_fds = processes.open_namespaces(spec, c.pid)
         except OCIError:
@@ -740,6 +745,7 @@ def _exec(root: str, container_id: str, process_obj: dict, launch: _Launch, deta
         if self_joining and cgroup is not None:
             opts.cgroup_join = cgroup.self_join()
         opts.keyring = None if c.data.get("no_new_keyring") else container_id
+        opts.seccomp = compiled_seccomp
         if spec.process.terminal:
             from .appliers.terminal import ConsoleSocket
 

@@ -62,6 +62,7 @@ class Options:
         self.idmapped: dict[int, int] = {}  # mounts index -> detached idmapped mount (appliers/idmap.py)
         self.cgroup = None  # the container's cgroup driver (oci_runtime.cgroups), when we move the intermediate
         self.cgroup_join: dict | None = None  # else its self_join(): the intermediate moves itself
+        self.seccomp: dict | None = None  # the filter, compiled by us (appliers/seccomp.py compile_bpf)
 
     def orders(self) -> tuple[dict, list[int]]:
         """What the intermediate gets: these options as JSON, and the fds (sent with them)."""
@@ -69,7 +70,7 @@ class Options:
         return {"role": "init", "container_id": self.container_id, "bundle": self.bundle,
                 "hook_state": self.hook_state, "no_pivot": self.no_pivot, "new_keyring": self.new_keyring,
                 "preserve_fds": self.preserve_fds, "console": self.console is not None,
-                "idmapped": list(self.idmapped), "cgroup_join": self.cgroup_join}, fds
+                "idmapped": list(self.idmapped), "cgroup_join": self.cgroup_join, "seccomp": self.seccomp}, fds
 
     @classmethod
     def from_orders(cls, orders: dict, fds: list[int]) -> Options:
@@ -151,7 +152,7 @@ def spawn_init(spec: Spec, opts: Options, child: sealed.Intermediate) -> int:
 
 
 def _failure(msg: dict) -> OCIError:
-    """The error a child reported: the config's (seccomp, found by the intermediate), a hook's, or
+    """The error a child reported: the config's (a ConfigError in the child), a hook's, or
     one of starting the container's process."""
     if msg.get("config"):
         return ConfigError(msg["msg"])
@@ -192,8 +193,9 @@ class ExecOptions:
                  console: int | None = None) -> None:
         self.ns_fds = ns_fds  # (namespace type, fd of /proc/<init>/ns/<x>), user first
         self.keyring: str | None = None  # the container id, unless it was created with --no-new-keyring
-        self.cgroup = cgroup  # as Options.cgroup and cgroup_join
+        self.cgroup = cgroup  # as Options.cgroup, cgroup_join and seccomp
         self.cgroup_join: dict | None = None
+        self.seccomp: dict | None = None
         self.preserve_fds = preserve_fds
         self.console = console
 
@@ -202,7 +204,7 @@ class ExecOptions:
         fds = [fd for _, fd in self.ns_fds] + ([self.console] if self.console is not None else [])
         return {"role": "exec", "namespaces": [t for t, _ in self.ns_fds], "keyring": self.keyring,
                 "preserve_fds": self.preserve_fds, "console": self.console is not None,
-                "cgroup_join": self.cgroup_join}, fds
+                "cgroup_join": self.cgroup_join, "seccomp": self.seccomp}, fds
 
     @classmethod
     def from_orders(cls, orders: dict, fds: list[int]) -> ExecOptions:

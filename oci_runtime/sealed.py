@@ -40,7 +40,7 @@ class Intermediate:
 
     def send_config(self, config: dict, bundle: str, env: list[str]) -> None:
         """The validated config (and process.env as the command changed it), as early as possible:
-        the intermediate models it and builds what it can (the seccomp filter) while we work on.
+        the intermediate models it while we work on.
         Length-prefixed, so that its reader never reads into the orders and their fds."""
         data = jsonio.dumps({"type": CONFIG, "config": config, "bundle": bundle, "env": env}).encode()
         try:

@@ -163,6 +163,12 @@ def fsmount(fd: int, attr_flags: int) -> int:
     return _check(lib.oci_fsmount(fd, FSMOUNT_CLOEXEC, attr_flags))
 
 
+def seccomp_set_filter(program: bytes, flags: int) -> int:
+    """Load a compiled seccomp program (struct sock_filter[]) into this thread: the listener fd
+    with SECCOMP_FILTER_FLAG_NEW_LISTENER, else 0."""
+    return _check(lib.oci_seccomp_set_filter(flags, len(program) // 8, ffi.from_buffer(program)))
+
+
 def fork_into_cgroup(cgroup_fd: int) -> int:
     """os.fork(), with the child born in the cgroup2 directory open at cgroup_fd (clone3's
     CLONE_INTO_CGROUP, Linux 5.7): 0 in the child, its pid in the parent."""

@@ -2,8 +2,10 @@
 the filter), the real filter as libseccomp's pseudo filter code, and the config errors of check()."""
 import errno
 import json
+import os
 import tempfile
 
+import prctl
 import pytest
 
 from oci_runtime import model
@@ -167,11 +169,8 @@ def spec(seccomp_cfg: dict, **process) -> model.Spec:
 
 
 def check(s: model.Spec) -> None:
-    """What create does with a config's profile: build it (in the intermediate), ConfigError if refused."""
-    try:
-        seccomp.prepare(s)
-    finally:
-        seccomp.discard()
+    """What create does with a config's profile: compile it (in the command), ConfigError if refused."""
+    seccomp.compile_bpf(s)
 
 
 def check_error(cfg: dict) -> str:
@@ -221,14 +220,48 @@ def test_check_accepts_every_podman_fixture_profile():
         check(model.load_spec(config, "/bundle"))
 
 
-def test_prepare_without_seccomp_is_a_no_op_and_with_it_keeps_the_filter_until_discarded():
+def test_compile_gives_the_program_and_how_to_load_it():
     config = {"ociVersion": "1.3.0", "root": {"path": "rootfs"}, "process": {"cwd": "/", "args": ["true"]}}
-    seccomp.prepare(model.load_spec(config, "/bundle"))
-    assert seccomp._prepared is None
-    seccomp.prepare(spec({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [GOOD]}))
-    assert seccomp._prepared is not None
-    seccomp.discard()
-    assert seccomp._prepared is None
+    assert seccomp.compile_bpf(model.load_spec(config, "/bundle")) is None
+    plain = seccomp.compile_bpf(spec({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [GOOD]}, noNewPrivileges=False))
+    program = bytes.fromhex(plain["program"])
+    assert program and len(program) % 8 == 0  # struct sock_filter[]
+    assert (plain["flags"], plain["nnp"]) == (0, False)
+    logged = seccomp.compile_bpf(spec({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_LOG"]}))
+    assert (logged["flags"], logged["nnp"]) == (2, True)
+    notify = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/a",
+              "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}
+    assert seccomp.compile_bpf(spec(notify))["flags"] == seccomp.FLAG_NEW_LISTENER
+    unknown = {**notify, "syscalls": [{"names": ["no_such_syscall"], "action": "SCMP_ACT_NOTIFY"}]}
+    assert seccomp.compile_bpf(spec(unknown))["flags"] == 0, "no rule notifies: no listener"
+
+
+def test_the_compiled_program_loads_and_holds():
+    """What the init does with its orders' filter (adopt, apply), in a forked child: mkdir is refused
+    with the rule's errno, other syscalls pass, and NO_NEW_PRIVS was set first."""
+    s = spec({"defaultAction": "SCMP_ACT_ALLOW",
+              "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 42}]})
+    compiled = seccomp.compile_bpf(s)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            seccomp.adopt(compiled)
+            seccomp.apply(s, late=True)
+            try:
+                os.mkdir("/nonexistent-dir-of-the-test")
+                result = "created"
+            except OSError as e:
+                result = str(e.errno)
+            nnp = bool(prctl.get_no_new_privs())
+            os.write(w, f"{result} {os.getpid() > 0} {nnp}".encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    out = os.read(r, 100).decode()
+    os.close(r)
+    os.waitpid(pid, 0)
+    assert out == "42 True True"
 
 
 def test_features_entry_is_truthful():
