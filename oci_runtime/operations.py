@@ -155,7 +155,8 @@ def _create(root: str, container_id: str, bundle: str, launch: _Launch, listen_f
         raise OCIError(f"root.path: {spec.root.path}: no such directory")
     _check_terminal(spec.process.terminal, console_socket, not foreground)
     launch.intermediate.send_config(config, bundle, spec.process.env)
-    compiled_seccomp = seccomp.compile_bpf(spec)  # the intermediate models the config meanwhile
+    # while the intermediate models the config:
+    compiled_seccomp = seccomp.compile_bpf(spec, os.path.join(root, seccomp.CACHE_DIR))
     data = {
         "pid": 0,
         "init_start_time": None,
@@ -730,7 +731,7 @@ def _exec(root: str, container_id: str, process_obj: dict, launch: _Launch, deta
         cpuaffinity.check(spec.process)
         _check_terminal(spec.process.terminal, console_socket, detach)
         launch.intermediate.send_config(config, c.data["bundle"], spec.process.env)
-        compiled_seccomp = seccomp.compile_bpf(spec)
+        compiled_seccomp = seccomp.compile_bpf(spec, os.path.join(root, seccomp.CACHE_DIR))
         try:
             ns_fds = processes.open_namespaces(spec, c.pid)
         except OCIError:

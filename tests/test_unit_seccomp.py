@@ -278,3 +278,49 @@ def test_features_entry_is_truthful():
         check(spec({"defaultAction": "SCMP_ACT_ALLOW", "architectures": [arch]}))
     for flag in entry["supportedFlags"]:
         check(spec({"defaultAction": "SCMP_ACT_ALLOW", "flags": [flag]}))
+
+
+def test_compiled_filters_are_kept_by_profile_and_reused(tmp_path, monkeypatch):
+    """Engines pass one profile to every container: the second compile of it is a read of the cache,
+    keyed by everything the program depends on; a foreign or damaged entry is a miss, never used."""
+    cache = str(tmp_path / seccomp.CACHE_DIR)
+    profile = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [GOOD]}
+    first = seccomp.compile_bpf(spec(profile), cache)
+    [entry] = os.listdir(cache)
+    assert oct(os.stat(cache).st_mode & 0o777) == "0o700"
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(seccomp, "build", no_build)
+    assert seccomp.compile_bpf(spec(profile), cache) == first
+    with pytest.raises(AssertionError, match="compiled again"):  # noNewPrivileges is part of the key
+        seccomp.compile_bpf(spec(profile, noNewPrivileges=False), cache)
+    path = os.path.join(cache, entry)
+    text = open(path).read()
+    foreign = text.replace('\\"nnp\\":true', '\\"nnp\\":false', 1)  # another key under this name
+    assert foreign != text
+    with open(path, "w") as f:
+        f.write(foreign)
+    with pytest.raises(AssertionError, match="compiled again"):
+        seccomp.compile_bpf(spec(profile), cache)
+    with open(path, "w") as f:
+        f.write(text[: len(text) // 2])  # a half-written file
+    with pytest.raises(AssertionError, match="compiled again"):
+        seccomp.compile_bpf(spec(profile), cache)
+
+
+def test_a_full_cache_starts_over(tmp_path):
+    cache = tmp_path / seccomp.CACHE_DIR
+    cache.mkdir()
+    for i in range(seccomp.CACHE_MAX):
+        (cache / f"old{i}.json").write_text("{}")
+    seccomp.compile_bpf(spec({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [GOOD]}), str(cache))
+    assert len(os.listdir(cache)) == 1
+
+
+def test_a_refused_profile_is_not_cached(tmp_path):
+    cache = tmp_path / seccomp.CACHE_DIR
+    with pytest.raises(ConfigError):
+        seccomp.compile_bpf(spec({"defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/a"}), str(cache))
+    assert not cache.exists() or os.listdir(cache) == []
