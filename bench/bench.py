@@ -9,6 +9,7 @@ accident and needs nothing installed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from figures import CRUN, FIGURES, OURS, RUNC, Bench, Results, Settings, budget_lines, scan_root
 from harness import (
+    CLIENT_PROFILE,
     PREFIX,
     REPO,
     CommandFailed,
@@ -55,6 +57,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--runc", default="/usr/sbin/runc", help="reference runtime (default /usr/sbin/runc)")
     p.add_argument("--crun", default="/usr/bin/crun", help="third runtime; 'none' to leave it out")
     p.add_argument("--python", help="interpreter for the floor figures (default: the oci-runtime script's #!)")
+    p.add_argument("--seccomp-profile", default=str(CLIENT_PROFILE), metavar="CONFIG",
+                   help="a config.json whose linux.seccomp the seccomp figure uses (default: podman's, from "
+                        "the shared client fixtures beside the clone; 'none' to leave the figure out)")
     args = p.parse_args()
     names = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
     unknown = set(names) - set(FIGURES) - {"stages"}
@@ -67,6 +72,15 @@ def parse_args() -> argparse.Namespace:
     if args.repetitions is not None and args.repetitions < 1:
         p.error("--repetitions must be at least 1")
     return args
+
+
+def client_profile(path: str) -> dict | None:
+    """linux.seccomp of the config at path; None for 'none', a missing file or a config without one."""
+    try:
+        with open(path) as f:
+            return json.load(f).get("linux", {}).get("seccomp") if path != "none" else None
+    except OSError:
+        return None
 
 
 def interpreter_of(script: str) -> str:
@@ -170,8 +184,11 @@ def main() -> int:
     problems: list[str] = []
     stage_lines: list[str] = []
     try:
+        profile = client_profile(args.seccomp_profile)
+        if profile is not None:
+            b.seccomp_syscalls = sum(len(rule.get("names", [])) for rule in profile.get("syscalls", []))
         for rt in runtimes:
-            make_bundles(rt)
+            make_bundles(rt, profile)
         crun = next((rt for rt in runtimes if rt.name == CRUN), None)
         if crun is not None:
             try:

@@ -100,6 +100,7 @@ class Bench:
         self.rss_probe = gnu_time()  # see cmd()
         self.probing = False
         self.reinstalls = 0  # commands retried because oci-runtime was being reinstalled
+        self.seccomp_syscalls: int | None = None  # names in the client profile of the "seccomp" bundles, if any
 
     def active(self, figure: str) -> list[Runtime]:
         """The runtimes that have not failed in this figure yet."""
@@ -237,6 +238,25 @@ def fig_run(b: Bench) -> None:
                 if b.probing:
                     r.add("rss:run", rt.name, o.maxrss_kib)
     b.probing = False
+
+
+def fig_seccomp(b: Bench) -> None:
+    """`run` of /bin/true with the seccomp profile an engine passes (podman's, --seccomp-profile): what
+    every container of a real client pays. The first `run` of each runtime is a warm-up (ours then
+    compiles the profile once and keeps it; the others compile it every time)."""
+    r = b.results
+    if b.seccomp_syscalls is None:
+        r.notes.append("no client seccomp profile (--seccomp-profile): the seccomp figure was left out")
+        return
+    r.define("seccomp", f"`run` /bin/true with a client's seccomp profile ({b.seccomp_syscalls} syscalls)", "ms")
+    for i in range(b.s.warmup + b.s.n):
+        for rt in b.active("seccomp"):
+            with b.attempt("seccomp", rt):
+                cid = rt.new_id()
+                o = b.cmd(rt, "run", "--bundle", str(rt.bundle("seccomp")), cid)
+                rt.live.discard(cid)
+                if i >= b.s.warmup:
+                    r.add("seccomp", rt.name, ms(o))
 
 
 def _phase(b: Bench, i: int) -> tuple[bool, bool]:
@@ -486,6 +506,7 @@ def budget_lines(results: Results) -> list[str]:
 FIGURES: dict[str, Callable[[Bench], None]] = {
     "floor": fig_floor,
     "run": fig_run,
+    "seccomp": fig_seccomp,
     "commands": fig_commands,
     "run100": fig_run100,
     "concurrent": fig_concurrent,

@@ -241,11 +241,14 @@ class Runtime:
         return cid
 
 
-BUNDLE_ARGS = {"true": ["/bin/true"], "sleep": ["sleep", "1000000"]}
+BUNDLE_ARGS = {"true": ["/bin/true"], "sleep": ["sleep", "1000000"], "seccomp": ["/bin/true"]}
+# a config an engine generated (its linux.seccomp, for the "seccomp" bundle): podman's default profile
+CLIENT_PROFILE = REPO.parent / "shared" / "fixtures" / "client-configs" / "podman-init.json"
 
 
-def make_bundles(rt: Runtime) -> None:
-    """Give rt its own bundles: the demo config (process.args replaced) and a private copy of the rootfs.
+def make_bundles(rt: Runtime, seccomp: dict | None = None) -> None:
+    """Give rt its own bundles: the demo config (process.args replaced) and a private copy of the rootfs;
+    the "seccomp" one also has `seccomp` as its linux.seccomp (made only with a profile).
 
     ociVersion is set to 1.0.2-dev for all runtimes because crun 1.8.1 rejects 1.3.0 ("unknown version").
     A copy rather than a bind mount: no host mounts to undo, and 2 MB per bundle is cheap.
@@ -255,10 +258,14 @@ def make_bundles(rt: Runtime) -> None:
     config["root"] = {"path": "rootfs", "readonly": True}
     rt.root.mkdir(parents=True)
     for kind, args in BUNDLE_ARGS.items():
+        if kind == "seccomp" and seccomp is None:
+            continue
         bundle = rt.bundle(kind)
         bundle.mkdir()
-        config["process"]["args"] = args
-        (bundle / "config.json").write_text(json.dumps(config, indent=2))
+        kind_config = {**config, "process": {**config["process"], "args": args}}
+        if kind == "seccomp":
+            kind_config["linux"] = {**config["linux"], "seccomp": seccomp}
+        (bundle / "config.json").write_text(json.dumps(kind_config, indent=2))
         shutil.copytree(SOURCE_BUNDLE / "rootfs", bundle / "rootfs", symlinks=True)
 
 
