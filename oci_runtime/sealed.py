@@ -30,7 +30,7 @@ SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SE
 
 
 class Intermediate:
-    """The intermediate process of create or exec (intermediate.py), a sealed interpreter copy started
+    """The intermediate process of create or exec (intermediate.py), a sealed interpreter started
     before the command does anything else, waiting for its orders."""
 
     def __init__(self, preserve_fds: int, root: str) -> None:

@@ -305,7 +305,9 @@ def compile_bpf(spec: Spec, cache: str | None = None) -> dict[str, Any] | None:
         notify = flt.notify
     finally:
         flt.release()
-    flags = sum(LOAD_FLAGS[name] for name in cfg.get("flags", []))
+    flags = 0
+    for name in cfg.get("flags", []):
+        flags |= LOAD_FLAGS[name]
     if notify:  # libseccomp's seccomp_load asks for a listener only when a rule notifies
         flags |= FLAG_NEW_LISTENER | (FLAG_TSYNC_ESRCH if flags & LOAD_FLAGS["SECCOMP_FILTER_FLAG_TSYNC"] else 0)
     compiled = {"program": program.hex(), "flags": flags, "nnp": nnp}
