@@ -217,3 +217,23 @@ def test_notify_with_no_listener_fails_create(runtime, bundle, tmp_path):
     assert f"linux.seccomp.listenerPath: connecting to {tmp_path}/nobody.sock: no such file or directory" \
         in error_message(proc.stderr)
     assert runtime.ids() == []
+
+
+def test_containers_started_together_share_the_compiled_filter(runtime, bundle):
+    """The first containers of a profile compile it at the same time and each writes the cache
+    (temp file + rename); every one gets the whole filter, and later ones read the one entry."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from oci_runtime.appliers.seccomp import CACHE_DIR
+
+    bundle.config["process"]["args"] = ["sh", "-c", "mkdir /dev/shm/x; echo rc=$?"]
+    bundle.config["linux"]["seccomp"] = deny(["mkdir", "mkdirat"], errnoRet=errno.EROFS)
+    path = bundle.write()
+    with ThreadPoolExecutor(6) as pool:
+        runs = list(pool.map(lambda i: runtime("run", "--bundle", path, f"together{i}"), range(6)))
+    assert [(p.returncode, p.stdout.strip()) for p in runs] == [(0, "rc=1")] * 6, [p.stderr for p in runs]
+    assert all("Read-only file system" in p.stderr for p in runs)
+    cache = runtime.root / CACHE_DIR
+    assert [p.suffix for p in cache.iterdir()] == [".json"], "one entry, no temp file left"
+    again = runtime("run", "--bundle", path, "later")
+    assert (again.returncode, again.stdout.strip()) == (0, "rc=1")
