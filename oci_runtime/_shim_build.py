@@ -63,7 +63,6 @@ ffibuilder.cdef(
     #define __NR_SCMP_ERROR ...
 
     const struct scmp_version *seccomp_version(void);
-    unsigned int seccomp_api_get(void);
     scmp_filter_ctx seccomp_init(uint32_t def_action);
     void seccomp_release(scmp_filter_ctx ctx);
     uint32_t seccomp_arch_native(void);
@@ -74,8 +73,6 @@ ffibuilder.cdef(
     int seccomp_syscall_resolve_name(const char *name);
     int seccomp_rule_add_array(scmp_filter_ctx ctx, uint32_t action, int syscall, unsigned int arg_cnt,
                                const struct scmp_arg_cmp *arg_array);
-    int seccomp_load(scmp_filter_ctx ctx);
-    int seccomp_notify_fd(scmp_filter_ctx ctx);
     int seccomp_export_pfc(scmp_filter_ctx ctx, int fd);
     int seccomp_export_bpf(scmp_filter_ctx ctx, int fd);
 
