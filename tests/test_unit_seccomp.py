@@ -296,6 +296,11 @@ def test_compiled_filters_are_kept_by_profile_and_reused(tmp_path, monkeypatch):
     assert seccomp.compile_bpf(spec(profile), cache) == first
     with pytest.raises(AssertionError, match="compiled again"):  # noNewPrivileges is part of the key
         seccomp.compile_bpf(spec(profile, noNewPrivileges=False), cache)
+    monkeypatch.setattr(seccomp, "CACHE_FORMAT", seccomp.CACHE_FORMAT + 1)
+    with pytest.raises(AssertionError, match="compiled again"):  # and so is the code's format
+        seccomp.compile_bpf(spec(profile), cache)
+    monkeypatch.undo()
+    monkeypatch.setattr(seccomp, "build", no_build)
     path = os.path.join(cache, entry)
     text = open(path).read()
     foreign = text.replace('\\"nnp\\":true', '\\"nnp\\":false', 1)  # another key under this name

@@ -98,6 +98,7 @@ FLAG_TSYNC_ESRCH = 16  # with TSYNC and NEW_LISTENER: the kernel refuses TSYNC's
 PR_SET_NO_NEW_PRIVS = 38
 CACHE_DIR = ".seccomp"  # in the state root: compiled filters, one file per profile (compile_bpf)
 CACHE_MAX = 64  # files; past that the cache starts over
+CACHE_FORMAT = 1  # part of every cache key: change it with anything that changes compile_bpf's output
 
 MAX_ARGS = 6  # a syscall has at most 6 arguments
 NOTIFY_SENDER = "sendmsg"  # the syscall init makes to hand the notify fd over, after loading
@@ -286,13 +287,14 @@ def compile_bpf(spec: Spec, cache: str | None = None) -> dict[str, Any] | None:
     three architectures takes ~4 ms of rules and ~7 ms of compiling. Engines pass the same profile
     to every container, so the result is kept in the directory `cache` (the state root's CACHE_DIR,
     root's alone), under everything it depends on: the profile, noNewPrivileges, libseccomp's
-    version and the kernel's release. Everything the filter refuses is a ConfigError naming the
+    version, the kernel's release and this code's CACHE_FORMAT. Everything the filter refuses is a ConfigError naming the
     field, as runc's create reports it (a refused profile is never cached)."""
     cfg = spec.linux.seccomp
     if cfg is None:
         return None
     nnp = bool(spec.process and spec.process.no_new_privileges)
-    key = jsonio.dumps({"seccomp": cfg, "nnp": nnp, "libseccomp": libseccomp_version(), "kernel": os.uname().release})
+    key = jsonio.dumps({"format": CACHE_FORMAT, "seccomp": cfg, "nnp": nnp, "libseccomp": libseccomp_version(),
+                        "kernel": os.uname().release})
     compiled = _cached(cache, key) if cache else None
     if compiled is not None:
         return compiled
