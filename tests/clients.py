@@ -23,6 +23,8 @@ from pathlib import Path
 
 from conftest import OCI_RUNTIME, REPO, ROOTFS, cgroup_dirs, mountinfo
 
+from oci_runtime.appliers.seccomp import CACHE_DIR as SECCOMP_CACHE
+
 DEFAULT_ROOT = Path("/run/oci-runtime")  # conmon never passes --root
 
 
@@ -107,6 +109,9 @@ class Podman:
                     "CONTAINERS_STORAGE_CONF": str(tmp / "storage.conf")}
         self.mounts_before = mountinfo().count("\n")
         self.cgroups_before = set(cgroup_dirs("libpod_parent") + cgroup_dirs("conmon"))
+        # conmon never passes --root: the runtime's own files there (its seccomp cache) are ours to remove
+        self.root_made = not DEFAULT_ROOT.exists()
+        self.cache_made = not (DEFAULT_ROOT / SECCOMP_CACHE).exists()
 
     def argv(self, *args: str) -> list[str]:
         runtime = ["--runtime", OCI_RUNTIME] if self.explicit else []
@@ -155,6 +160,13 @@ class Podman:
                             continue
                     break
             shutil.rmtree(self.tmp, ignore_errors=True)
+            if self.cache_made:
+                shutil.rmtree(DEFAULT_ROOT / SECCOMP_CACHE, ignore_errors=True)
+            if self.root_made:
+                try:
+                    os.rmdir(DEFAULT_ROOT)
+                except OSError:  # not empty: a leak the checks above report
+                    pass
         return leaks
 
 
