@@ -94,16 +94,13 @@ class _Launch:
         self.cgroups_warm()  # reaped already unless the command failed early
 
 
-def _self_joining(spec: "Spec", launch: _Launch) -> bool:
+def _self_joining(spec: "Spec") -> bool:
     """Whether the intermediate moves itself into the container's cgroup (intermediate.join_cgroup:
-    no wait for the global migration lock) or is moved by us (cgroup.add, the lock warmed up from
-    now). It can't when it enters a user namespace (the host's cgroupfs would refuse its writes)
-    or a cgroup namespace (whose root must be the container's cgroup in every hierarchy, while its
-    own cgroup2 cgroup stays ours: only its child is born in the container's)."""
-    if {ns.type for ns in spec.linux.namespaces} & {"user", "cgroup"}:
-        launch.warm_up()
-        return False
-    return True
+    no wait for the global migration lock) or is moved by us (cgroup.add, after _Launch.warm_up).
+    It can't when it enters a user namespace (the host's cgroupfs would refuse its writes) or a
+    cgroup namespace (whose root must be the container's cgroup in every hierarchy, while its own
+    cgroup2 cgroup stays ours: only its child is born in the container's)."""
+    return not {ns.type for ns in spec.linux.namespaces} & {"user", "cgroup"}
 
 
 def _listen_fds() -> int:
@@ -137,7 +134,9 @@ def _create(root: str, container_id: str, bundle: str, launch: _Launch, listen_f
     config = validate.load_config(bundle)
     validate.validate_config(config)
     spec = model.load_spec(config, bundle)
-    self_joining = _self_joining(spec, launch)
+    self_joining = _self_joining(spec)
+    if not self_joining:
+        launch.warm_up()
     # What the schema can't express fails here, naming the field; capabilities only warn: last.
     for section in (rlimits, scheduler, iopriority, lsm, sysctl, capabilities, memorypolicy):
         section.check(spec)  # seccomp: compiled below, a ConfigError if refused
@@ -725,7 +724,9 @@ def _exec(root: str, container_id: str, process_obj: dict, launch: _Launch, deta
         except OCIError as e:
             raise OCIError(str(e).removeprefix("config.json: ")) from None
         spec = model.load_spec(config, c.data["bundle"])
-        self_joining = _self_joining(spec, launch)
+        self_joining = _self_joining(spec)
+        if not self_joining:
+            launch.warm_up()
         for section in (rlimits, scheduler, iopriority, lsm, capabilities, memorypolicy):
             section.check(spec)  # seccomp: compiled below, a ConfigError if refused
         cpuaffinity.check(spec.process)
