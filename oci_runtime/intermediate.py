@@ -90,6 +90,8 @@ def _follow_orders(report: int, control: int) -> None:
     spec = load_spec(first["config"], first["bundle"])
     spec = evolve(spec, process=evolve(spec.process, env=first["env"]))  # as the parent changed it
     orders, fds = _receive_orders(control)
+    for fd in sealed.leaked_fds(3 + orders["preserve_fds"]):  # see sealed.spawn: before anything else
+        os.close(fd)
     seccomp.adopt(orders["seccomp"])
     settings = orders["log"]
     log.adopt(fds.pop(0) if settings["file"] else 2, settings["json"], settings["debug"])

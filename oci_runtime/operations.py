@@ -59,26 +59,25 @@ def _check_terminal(terminal: bool, console_socket: str | None, detached: bool) 
 
 def create(root: str, container_id: str, bundle: str, pid_file: str | None = None,
            console_socket: str | None = None, no_pivot: bool = False, no_new_keyring: bool = False,
-           preserve_fds: int = 0, foreground: bool = False, systemd_cgroup: bool = False) -> int | None:
-    """Build the container up to its program, leaving init blocked on the exec fifo.
-
-    foreground: for `run` without --detach; with process.terminal and no console_socket, the pty
-    master is returned (the caller proxies it), else None."""
+           preserve_fds: int = 0, foreground: bool = False, systemd_cgroup: bool = False) -> tuple[int, int | None]:
+    """Build the container up to its program, leaving init blocked on the exec fifo. Returns the
+    init's pid and, with foreground (for `run` without --detach) and process.terminal and no
+    console_socket, the pty master (the caller proxies it), else None."""
     listen_fds = _listen_fds()
-    with _Launch(root, listen_fds + preserve_fds) as launch:
+    with _Launch() as launch:
         return _create(root, container_id, bundle, launch, listen_fds, pid_file, console_socket, no_pivot,
                        no_new_keyring, preserve_fds, foreground, systemd_cgroup)
 
 
 class _Launch:
-    """What create and exec start early, to run beside their own work: the intermediate
-    (sealed.Intermediate), before anything else, and when we are to move it into the cgroup, the
-    migration lock's warm-up child (warm_up). On the way out, whatever happened, both are gone."""
+    """What create and exec start early, to run beside their own work: the intermediate (the one
+    the command's script started, sealed.start_early), and when we are to move it into the cgroup,
+    the migration lock's warm-up child (warm_up). On the way out, whatever happened, both are gone."""
 
-    def __init__(self, root: str, preserve_fds: int) -> None:
+    def __init__(self) -> None:
         from . import sealed
 
-        self.intermediate = sealed.Intermediate(preserve_fds, root)
+        self.intermediate = sealed.take_early()
         self.cgroups_warm: "Callable[[], None]" = lambda: None  # reaps the warm-up child, if any
 
     def warm_up(self) -> None:
@@ -114,7 +113,7 @@ def _listen_fds() -> int:
 
 def _create(root: str, container_id: str, bundle: str, launch: _Launch, listen_fds: int, pid_file: str | None,
             console_socket: str | None, no_pivot: bool, no_new_keyring: bool, preserve_fds: int, foreground: bool,
-            systemd_cgroup: bool) -> int | None:
+            systemd_cgroup: bool) -> tuple[int, int | None]:
     from . import cgroups, model, processes, validate
     from .appliers import (
         capabilities,
@@ -248,7 +247,7 @@ def _create(root: str, container_id: str, bundle: str, launch: _Launch, listen_f
         if console:
             console.close()
         c.close()
-    return master
+    return pid, master
 
 
 def _release(c: st.Container, init_pid: int, init_start_time: int | None, warn: bool) -> None:
@@ -543,8 +542,7 @@ def run(root: str, container_id: str, bundle: str, detach: bool = False, **creat
     """create + start; unless detached, wait for the program and delete: returns its exit status.
     With process.terminal and no --console-socket, the caller's stdin/stdout are proxied to the
     container's pty meanwhile (the only output of the library: it is the job)."""
-    master = create(root, container_id, bundle, foreground=not detach, **create_args)
-    pid = state(root, container_id)["pid"]
+    pid, master = create(root, container_id, bundle, foreground=not detach, **create_args)
     try:
         start(root, container_id)
     except BaseException:
@@ -692,7 +690,7 @@ def exec_process(root: str, container_id: str, process_obj: dict, detach: bool =
     """runc's exec: run `process_obj` (an OCI process object) in the container's namespaces and
     cgroup, with the container's config otherwise. Detached: returns 0 once it runs (its pid in
     pid_file); else waits and returns its exit status (128 + signal if killed)."""
-    with _Launch(root, preserve_fds) as launch:
+    with _Launch() as launch:
         return _exec(root, container_id, process_obj, launch, detach, pid_file, console_socket, preserve_fds)
 
 

@@ -9,11 +9,11 @@ then leads only to a file nobody can write. Libraries (libpython, extension modu
 files, which /proc only exposes through map_files, to CAP_SYS_ADMIN in the host's user namespace.
 
 Only those processes need it: the command itself stays in the host's namespaces, where no
-container process can see it. So `create` and `exec` start the sealed interpreter first thing, as the
-intermediate process (intermediate.py), and do their own work (reading the config, the state
-directory, the cgroup) while it starts up: the second interpreter start-up runs beside the first
-one's work instead of after it. This module is the command's side of that hand-over, and imports
-next to nothing, so that the sealed interpreter starts as early as it can.
+container process can see it. So `create`, `run` and `exec` start the sealed interpreter first thing,
+as the intermediate process (intermediate.py): the command's script calls start_early() before it
+imports anything else, and the command does its own work (the command line, reading the config, the
+state directory, the cgroup) while the second interpreter starts up beside it. This module is the
+command's side of that hand-over, and imports next to nothing, so that it starts as early as it can.
 """
 import _signal as signal  # the signal module builds enums at import (~3 ms); the numbers are all we need
 import _socket  # the socket module costs ~3 ms at import; socketpair, sendmsg are all we need
@@ -21,27 +21,28 @@ import fcntl
 import os
 import sys
 
-from . import jsonio, log
-
 CONFIG = "config"  # the first message: {"type": CONFIG, "config", "bundle", "env"}, sent as soon as it is checked
 ORDERS = "orders"  # the second: {"type": ORDERS, "role": "init" | "exec", ...} and the fds the options name
 MEMFD_NAME = "oci-runtime"
 SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+EARLY_COMMANDS = ("create", "run", "exec")
+GLOBAL_VALUE_FLAGS = ("root", "log", "log-format")  # cli.GLOBAL_FLAGS that take a value (a test checks)
 
 
 class Intermediate:
     """The intermediate process of create or exec (intermediate.py), a sealed interpreter started
     before the command does anything else, waiting for its orders."""
 
-    def __init__(self, preserve_fds: int, root: str) -> None:
-        """root: the state root (interpreter_exe makes a directory there for a moment)."""
-        self.pid, self.report, self.control = spawn("oci_runtime.intermediate:main", preserve_fds, root)
+    def __init__(self) -> None:
+        self.pid, self.report, self.control = spawn("oci_runtime.intermediate:main")
         self.started = False
 
     def send_config(self, config: dict, bundle: str, env: list[str]) -> None:
         """The validated config (and process.env as the command changed it), as early as possible:
         the intermediate models it while we work on.
         Length-prefixed, so that its reader never reads into the orders and their fds."""
+        from . import jsonio
+
         data = jsonio.dumps({"type": CONFIG, "config": config, "bundle": bundle, "env": env}).encode()
         try:
             os.write(self.control, b"%d\n" % len(data))
@@ -60,6 +61,8 @@ class Intermediate:
         import struct
 
         import _prctl  # python-prctl's C module
+
+        from . import jsonio, log
 
         _prctl.prctl(_prctl.PR_SET_CHILD_SUBREAPER, 1)
         log_fd, log_json, log_debug = log.settings()
@@ -91,6 +94,7 @@ class Intermediate:
 
     def _exit_reason(self) -> Exception | None:
         """The error the intermediate reported before exiting, if it has exited."""
+        from . import jsonio
         from .errors import ConfigError, StartError
 
         if os.waitpid(self.pid, os.WNOHANG) == (0, 0):
@@ -121,52 +125,104 @@ class Intermediate:
         self.report = self.control = -1
 
 
-def interpreter_exe(root: str) -> int:
+_early: Intermediate | None = None
+
+
+def start_early(args: list[str]) -> None:
+    """For create, run and exec (args: the command line after the program's name), start the
+    intermediate now, before the command line module and the operations are imported (~2 ms of the
+    sealed interpreter's start-up, the longest branch of a `run`). A failure is left for the
+    command to meet again, and report, when it asks for the intermediate (take_early)."""
+    global _early
+    if _command(args) in EARLY_COMMANDS:
+        try:
+            _early = Intermediate()
+        except Exception:
+            pass
+
+
+def _command(args: list[str]) -> str | None:
+    """The subcommand, after the global flags as the command line takes them (cli.parse_flags:
+    `-x`/`--x`, `--x=v` or `--x v`, flags stop at the first argument). A mistake costs only time:
+    an intermediate started for nothing is abandoned, a missing one is started by take_early."""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("-") or arg == "-":
+            return arg
+        if arg == "--":
+            return args[i + 1] if i + 1 < len(args) else None
+        if "=" not in arg and arg.lstrip("-") in GLOBAL_VALUE_FLAGS:
+            i += 1
+        i += 1
+    return None
+
+
+def take_early() -> Intermediate:
+    """The intermediate start_early started, or a new one (the library used without the script)."""
+    global _early
+    intermediate, _early = _early, None
+    return intermediate if intermediate is not None else Intermediate()
+
+
+def drop_early() -> None:
+    """The command ends without having used the early intermediate (a usage error, --help): reap it."""
+    global _early
+    if _early is not None:
+        _early.abandon()
+        _early = None
+
+
+def interpreter_exe() -> int:
     """An fd (close-on-exec) to exec our interpreter binary from, through which nobody can write it.
 
     First choice, as runc 1.2: the binary seen through a private overlayfs of its own directory over
-    an empty directory (two lower layers, no upper one: overlayfs then refuses every write, and no
-    remount can add an upper layer), mounted detached (no path leads to it). Nothing is copied: its
-    pages stay the host file's. The empty directory is made in `root` (ours) and removed as soon as
-    the overlay holds it. Where that is refused (no overlayfs, no new mount API, a user namespace),
-    a sealed memfd copy (~7 MB for a static build of Python)."""
+    an empty one (two lower layers, no upper one: overlayfs then refuses every write, and no remount
+    can add an upper layer), mounted detached (no path leads to it). Nothing is copied: its pages
+    stay the host file's. The empty layer is a detached tmpfs, reached through /proc/self/fd: nothing
+    is made on disk. Where that is refused (no overlayfs, no new mount API, a user namespace), a
+    sealed memfd copy (~7 MB for a static build of Python)."""
     try:
-        return _overlay_exe(root)
+        return _overlay_exe()
     except OSError:
         return interpreter_copy()
 
 
-def _overlay_exe(root: str) -> int:
+def _overlay_exe() -> int:
     from . import syscalls as sc
 
     directory, name = os.path.split(os.path.realpath(sys.executable))
-    os.makedirs(root, 0o700, exist_ok=True)
-    empty = os.path.join(root, f".empty.{os.getpid()}")
-    try:
-        os.mkdir(empty, 0o700)
-    except FileExistsError:  # left by a command of the same pid killed right here: empty all the same
-        pass
-    try:
-        context = sc.fsopen("overlay")
-        try:  # the binary's directory on top: a file of the same name below can't hide it
-            sc.fsconfig(context, "lowerdir", f"{_escape_layer(directory)}:{_escape_layer(empty)}")
-            try:  # layers on two filesystems: no inode number remapping (nor its kernel log lines)
-                sc.fsconfig(context, "xino", "off")
-            except OSError:
-                pass
-            sc.fsconfig_create(context)
-            mount = sc.fsmount(context, sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV)
-        finally:
-            os.close(context)
+    empty = _detached_mount("tmpfs", sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV, [])
+    try:  # the binary's directory on top: a file of the same name below can't hide it
+        mount = _detached_mount("overlay", sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV, [
+            ("lowerdir", f"{_escape_layer(directory)}:/proc/self/fd/{empty}", True),
+            ("xino", "off", False),  # layers on two filesystems: no inode number remapping (nor its log lines)
+        ])
     finally:
-        try:
-            os.rmdir(empty)
-        except OSError:  # only an empty directory stays
-            pass
+        os.close(empty)  # the overlay holds its layers
     try:
         return os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=mount)
     finally:
         os.close(mount)
+
+
+def _detached_mount(fstype: str, attrs: int, options: list[tuple[str, str, bool]]) -> int:
+    """A new filesystem mounted nowhere (fsopen, fsmount): its root's fd, close-on-exec.
+    options: (key, value, required); a kernel that refuses an optional one goes without."""
+    from . import syscalls as sc
+
+    context = sc.fsopen(fstype)
+    try:
+        for key, value, required in options:
+            try:
+                sc.fsconfig(context, key, value)
+            except OSError:
+                if required:
+                    raise
+        sc.fsconfig_create(context)
+        return sc.fsmount(context, attrs)
+    finally:
+        os.close(context)
 
 
 def _escape_layer(path: str) -> str:
@@ -205,36 +261,29 @@ def argv(call: str) -> list[str]:
             *sys.argv[1:]]
 
 
-def spawn(entry: str, preserve_fds: int, root: str) -> tuple[int, int, int]:
+def spawn(entry: str) -> tuple[int, int, int]:
     """Start `python -c "from <module> import <function>; <function>(report, control)"` from a sealed
     view of the interpreter (interpreter_exe), as our child; returns (its pid, our end of its report
     pipe, our end of its control socket).
 
-    It inherits fds 0-2, the preserved ones (3 .. 3 + preserve_fds - 1) and its two channel ends,
-    nothing else of ours (every fd we open is close-on-exec) nor any fd our caller leaked to us
-    (see leaked_fds). Ours are above the preserved fds, so they never take their numbers.
-    posix_spawn (vfork), not fork: copying this process's page tables costs ~1 ms, all of it before
-    the sealed interpreter can start."""
+    It inherits fds 0-2, its two channel ends and whatever our caller passed us without
+    close-on-exec: the fds to preserve (--preserve-fds, LISTEN_FDS), which we may not know yet, and
+    any it leaked. The intermediate closes the leaked ones (leaked_fds) as soon as its orders say how
+    many are preserved, before it does anything else. Every fd we open ourselves is close-on-exec
+    (PEP 446, O_CLOEXEC). posix_spawn (vfork), not fork: copying this process's page tables costs
+    ~1 ms, all of it before the sealed interpreter can start."""
     from .errors import StartError, describe
 
     module, function = entry.split(":")
-    floor = 3 + preserve_fds
-    report_r, report_w = (_above(fd, floor) for fd in os.pipe())
-    ours, theirs = (_above(s.detach(), floor) for s in _socket.socketpair(
-        _socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC))
+    report_r, report_w = os.pipe()
+    ours, theirs = (s.detach() for s in _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC))
     try:
-        exe = interpreter_exe(root)
+        exe = interpreter_exe()
         try:
-            closes = [(os.POSIX_SPAWN_CLOSE, fd) for fd in leaked_fds(floor)]
             for fd in (report_w, theirs):  # ours are closed right after the spawn
                 os.set_inheritable(fd, True)
-            for fd in range(3, floor):
-                try:
-                    os.set_inheritable(fd, True)
-                except OSError:  # a preserved fd our caller did not open: nothing to pass
-                    pass
             command = argv(f"from {module} import {function}; {function}({report_w}, {theirs})")
-            pid = os.posix_spawn(f"/proc/self/fd/{exe}", command, os.environ, file_actions=closes)
+            pid = os.posix_spawn(f"/proc/self/fd/{exe}", command, os.environ)
         finally:
             os.close(exe)
     except OSError as e:
@@ -260,12 +309,3 @@ def leaked_fds(floor: int) -> list[int]:
         except OSError:  # the listing's own fd, gone by now
             pass
     return leaked
-
-
-def _above(fd: int, floor: int) -> int:
-    """Move fd to a number >= floor: fds 3..floor-1 are the caller's, passed with --preserve-fds."""
-    if fd >= floor:
-        return fd
-    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor)
-    os.close(fd)
-    return high
