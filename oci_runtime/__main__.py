@@ -1,11 +1,11 @@
 """`python -m oci_runtime`: the same as the `oci-runtime` command."""
 import sys
 
-from . import sealed
+from . import early
 
-sealed.start_early(sys.argv[1:])
+early.start(sys.argv[1:])
 from .cli import exit_now, main  # noqa: E402
 
 status = main()
-sealed.drop_early()
+early.drop()
 exit_now(status)

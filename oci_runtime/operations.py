@@ -71,13 +71,13 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
 
 class _Launch:
     """What create and exec start early, to run beside their own work: the intermediate (the one
-    the command's script started, sealed.start_early), and when we are to move it into the cgroup,
-    the migration lock's warm-up child (warm_up). On the way out, whatever happened, both are gone."""
+    the command's script started, early.py), and when we are to move it into the cgroup, the
+    migration lock's warm-up child (warm_up). On the way out, whatever happened, both are gone."""
 
     def __init__(self) -> None:
-        from . import sealed
+        from . import early
 
-        self.intermediate = sealed.take_early()
+        self.intermediate = early.take()
         self.cgroups_warm: "Callable[[], None]" = lambda: None  # reaps the warm-up child, if any
 
     def warm_up(self) -> None:

@@ -10,10 +10,10 @@ files, which /proc only exposes through map_files, to CAP_SYS_ADMIN in the host'
 
 Only those processes need it: the command itself stays in the host's namespaces, where no
 container process can see it. So `create`, `run` and `exec` start the sealed interpreter first thing,
-as the intermediate process (intermediate.py): the command's script calls start_early() before it
-imports anything else, and the command does its own work (the command line, reading the config, the
-state directory, the cgroup) while the second interpreter starts up beside it. This module is the
-command's side of that hand-over, and imports next to nothing, so that it starts as early as it can.
+as the intermediate process (intermediate.py), before the command imports its command line
+(early.py), and do their own work (reading the config, the state directory, the cgroup) while the
+second interpreter starts up beside it. This module is the command's side of that hand-over, and
+imports next to nothing, so that it starts as early as it can.
 """
 import _signal as signal  # the signal module builds enums at import (~3 ms); the numbers are all we need
 import _socket  # the socket module costs ~3 ms at import; socketpair, sendmsg are all we need
@@ -25,8 +25,6 @@ CONFIG = "config"  # the first message: {"type": CONFIG, "config", "bundle", "en
 ORDERS = "orders"  # the second: {"type": ORDERS, "role": "init" | "exec", ...} and the fds the options name
 MEMFD_NAME = "oci-runtime"
 SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
-EARLY_COMMANDS = ("create", "run", "exec")
-GLOBAL_VALUE_FLAGS = ("root", "log", "log-format")  # cli.GLOBAL_FLAGS that take a value (a test checks)
 
 
 class Intermediate:
@@ -123,54 +121,6 @@ class Intermediate:
             if fd >= 0:
                 os.close(fd)
         self.report = self.control = -1
-
-
-_early: Intermediate | None = None
-
-
-def start_early(args: list[str]) -> None:
-    """For create, run and exec (args: the command line after the program's name), start the
-    intermediate now, before the command line module and the operations are imported (~2 ms of the
-    sealed interpreter's start-up, the longest branch of a `run`). A failure is left for the
-    command to meet again, and report, when it asks for the intermediate (take_early)."""
-    global _early
-    if _command(args) in EARLY_COMMANDS:
-        try:
-            _early = Intermediate()
-        except Exception:
-            pass
-
-
-def _command(args: list[str]) -> str | None:
-    """The subcommand, after the global flags as the command line takes them (cli.parse_flags:
-    `-x`/`--x`, `--x=v` or `--x v`, flags stop at the first argument). A mistake costs only time:
-    an intermediate started for nothing is abandoned, a missing one is started by take_early."""
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if not arg.startswith("-") or arg == "-":
-            return arg
-        if arg == "--":
-            return args[i + 1] if i + 1 < len(args) else None
-        if "=" not in arg and arg.lstrip("-") in GLOBAL_VALUE_FLAGS:
-            i += 1
-        i += 1
-    return None
-
-
-def take_early() -> Intermediate:
-    """The intermediate start_early started, or a new one (the library used without the script)."""
-    global _early
-    intermediate, _early = _early, None
-    return intermediate if intermediate is not None else Intermediate()
-
-
-def drop_early() -> None:
-    """The command ends without having used the early intermediate (a usage error, --help): reap it."""
-    global _early
-    if _early is not None:
-        _early.abandon()
-        _early = None
 
 
 def interpreter_exe() -> int:
