@@ -83,7 +83,7 @@ class Container:
         if self.data.get("cgroup"):
             from . import cgroups  # stdlib only
 
-            if cgroups.load(self.data["cgroup"]).frozen():
+            if cgroups.frozen(self.data["cgroup"]):
                 return "paused"
         try:
             os.stat(EXEC_FIFO, dir_fd=self.dirfd)

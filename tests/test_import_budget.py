@@ -66,3 +66,15 @@ def test_exec_imports_no_heavy_modules(runtime, bundle):
     code, names = imported_modules("--root", str(runtime.root), "exec", "c3", "true")
     assert code == 0 and "oci_runtime.processes" in names
     assert not {n for n in names if n.split(".")[0] in CREATE_HEAVY or n in CREATE_HEAVY}, sorted(names)
+
+
+@pytest.mark.parametrize("command", [["state", "c1"], ["start", "c1"], ["list"]], ids=["state", "start", "list"])
+def test_status_reads_the_freezer_without_a_cgroup_driver(runtime, bundle, command):
+    """A container's status (paused or not) comes from its saved cgroup paths (cgroups.frozen): state,
+    start and list load no cgroup driver, nor the sealed interpreter's module (early.py stops at the
+    command's name)."""
+    bundle.config["process"]["args"] = ["sleep", "1000"]
+    runtime("create", "--bundle", bundle.write(), "c1", check=True)
+    code, names = imported_modules("--root", str(runtime.root), *command)
+    assert code == 0 and "oci_runtime.cgroups" in names and "oci_runtime.early" in names
+    assert not names & {"oci_runtime.cgroups.v1", "oci_runtime.cgroups.v2", "oci_runtime.sealed"}, sorted(names)

@@ -289,18 +289,23 @@ def test_oom_kills_are_read_from_memory_oom_control(tree):
     d.destroy()
 
 
-def test_frozen_of_a_cgroup_being_removed_is_false(tmp_path, monkeypatch):
-    """A racing delete: reading freezer.state of a cgroup being removed fails with ENODEV; `state`
+@pytest.mark.parametrize("saved", [
+    {"kind": "v1", "paths": {"freezer": "/sys/fs/cgroup/freezer/gone"}},
+    {"kind": "v2", "root": "/sys/fs/cgroup", "path": "/gone"},
+])
+def test_frozen_of_a_cgroup_being_removed_is_false(monkeypatch, saved):
+    """A racing delete: reading the freezer state of a cgroup being removed fails with ENODEV; `state`
     then reports the container by its init (stopped), not an internal error."""
     import errno
 
-    from oci_runtime.cgroups import v1
+    from oci_runtime import cgroups
 
-    d = v1.V1Driver.__new__(v1.V1Driver)
-    d.paths = {"freezer": str(tmp_path)}
+    read = []
 
     def gone(path: str) -> str:
+        read.append(path)
         raise OSError(errno.ENODEV, "No such device", path)
 
-    monkeypatch.setattr(v1, "_read", gone)
-    assert d.frozen() is False
+    monkeypatch.setattr(cgroups, "open", gone, raising=False)
+    assert cgroups.frozen(saved) is False
+    assert read and read[0].endswith(("/gone/freezer.state", "/gone/cgroup.events"))

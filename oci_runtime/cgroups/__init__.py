@@ -44,6 +44,7 @@ is the resolved cgroup path, absolute within each hierarchy, and root the cgroup
 load(saved) rebuilds a driver from to_state()'s dict. V2Driver also has delegate(uid) (see
 delegation_uid below).
 """
+import errno
 import os
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
@@ -247,6 +248,25 @@ def load(saved: dict):
         d = V1Driver.from_state(saved)
     d.created = list(saved.get("created", []))
     return d
+
+
+def frozen(saved: dict) -> bool:
+    """Driver.frozen() of the cgroup saved in state.json (to_state()), without importing the driver:
+    `state`, `start`, `kill` and `delete` ask it of every container (the drivers' frozen() is this)."""
+    if saved["kind"] == "v2":
+        return _has_line(os.path.join(saved["root"], saved["path"].lstrip("/"), "cgroup.events"), "frozen 1")
+    freezer = saved["paths"].get("freezer")
+    return freezer is not None and _has_line(os.path.join(freezer, "freezer.state"), "FROZEN")
+
+
+def _has_line(path: str, line: str) -> bool:
+    try:
+        with open(path) as f:
+            return line in f.read().splitlines()
+    except OSError as e:  # ENODEV: the cgroup is being removed (a racing delete)
+        if e.errno in (errno.ENOENT, errno.ENODEV):
+            return False
+        raise
 
 
 def delegation_uid(spec) -> int | None:

@@ -10,6 +10,7 @@ import time
 from .. import listformat
 from ..errors import OCIError, describe
 from . import ROOT, UNIFIED, own_cgroups, resolve, v1_hierarchies
+from . import frozen as frozen_state
 
 # runc's specconv.AllowedDevices, appended after linux.resources.devices: mknod of anything,
 # null, random, full, tty, zero, urandom, /dev/pts/*, ptmx, tun
@@ -147,15 +148,7 @@ class V1Driver:
             time.sleep(0.001)
 
     def frozen(self) -> bool:
-        d = self.paths.get("freezer")
-        if d is None:
-            return False
-        try:
-            return _read(os.path.join(d, "freezer.state")).strip() == "FROZEN"
-        except OSError as e:  # ENODEV: the cgroup is being removed (a racing delete)
-            if e.errno in (errno.ENOENT, errno.ENODEV):
-                return False
-            raise
+        return frozen_state(self.to_state())
 
     def destroy(self) -> None:
         leaves = set(self.paths.values())

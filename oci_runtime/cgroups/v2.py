@@ -18,6 +18,7 @@ import _signal as signal  # the signal module builds enums at import (~3 ms); th
 import time
 
 from ..errors import OCIError, describe
+from . import frozen as frozen_state
 
 MAX_UINT64 = (1 << 64) - 1
 V2_CONTROLLERS = {"cpu", "cpuset", "io", "memory", "pids", "hugetlb", "rdma", "misc", "dmem"}
@@ -200,13 +201,7 @@ class V2Driver:
         self._write("cgroup.freeze", "0")
 
     def frozen(self) -> bool:
-        try:
-            events = self._read("cgroup.events")
-        except OSError as e:  # ENODEV: the cgroup is being removed (a racing delete)
-            if e.errno in (errno.ENOENT, errno.ENODEV):
-                return False
-            raise
-        return "frozen 1" in events.splitlines()
+        return frozen_state(self.to_state())
 
     def kill(self) -> None:
         """SIGKILL every process of the cgroup and its descendants: cgroup.kill (Linux 5.14+), else
