@@ -289,8 +289,8 @@ def timeline(b: Bench, rt: Runtime, tmp: Path, reps: int) -> list[str]:
     tool = "`perf trace -f`" if perf else "`strace -f --seccomp-bpf` (perf is not installed: read the init's step as inflated)"
     lines = ["## Timeline of oci-runtime's `run`", "",
              (f"Median over {len(runs)} runs under {tool}, marker syscalls only; ms since the command spawned the "
-              "sealed interpreter. Before that: the command's start-up (its `python -c pass` floor, above) and "
-              "the imports of its command line and operations."),
+              "sealed interpreter. Before that: the command's start-up (its `python -IS -c pass`, above) and the "
+              "imports the spawn needs (early.py, sealed.py, the cffi shim for the overlay), not yet its command line's."),
              "", "| step | at, ms | since the step before, ms |", "|---|---:|---:|"]
     medians = []
     for i, (label, _) in enumerate(MARKERS):
