@@ -225,8 +225,9 @@ def spawn(entry: str) -> tuple[int, int, int]:
     from .errors import StartError, describe
 
     module, function = entry.split(":")
-    report_r, report_w = os.pipe()
-    ours, theirs = (s.detach() for s in _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC))
+    report_r, report_w = (_above_stdio(fd) for fd in os.pipe())
+    ours, theirs = (_above_stdio(s.detach()) for s in _socket.socketpair(
+        _socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC))
     try:
         exe = interpreter_exe()
         try:
@@ -243,6 +244,16 @@ def spawn(entry: str) -> tuple[int, int, int]:
     for fd in (report_w, theirs):
         os.close(fd)
     return pid, report_r, ours
+
+
+def _above_stdio(fd: int) -> int:
+    """Move fd above 0-2: when our caller closed one of those, a channel must not become the
+    stdin, stdout or stderr that the container's process inherits."""
+    if fd > 2:
+        return fd
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    os.close(fd)
+    return high
 
 
 def leaked_fds(floor: int) -> list[int]:

@@ -67,3 +67,26 @@ def test_without_overlayfs_it_is_a_sealed_memfd_copy(monkeypatch):
 def test_layer_paths_are_escaped_for_the_lowerdir_list():
     assert sealed._escape_layer("/opt/a:b\\c") == "/opt/a\\:b\\\\c"
 
+
+
+def test_the_channels_never_take_the_stdio_numbers():
+    """A caller that closed stdin and stdout: the intermediate's channel ends must not become the fds 0-2
+    that the container's process inherits (a terminal's set-up would also overwrite them there)."""
+    code = """
+import os, re, sys
+from oci_runtime import sealed
+calls = []
+os.posix_spawn = lambda path, argv, env: calls.append(next(a for a in argv if "from m import f" in a)) or 12345
+pid, report, control = sealed.spawn("m:f")
+theirs = [int(n) for n in re.search(r"f\\((\\d+), (\\d+)\\)", calls[0]).groups()]
+sys.stderr.write(" ".join(map(str, [report, control, *theirs])))
+"""
+
+    def close_stdin_and_stdout() -> None:
+        os.close(0)
+        os.close(1)
+
+    proc = subprocess.run([sys.executable, "-c", code], preexec_fn=close_stdin_and_stdout, stderr=subprocess.PIPE,
+                          text=True, check=True, cwd="/")  # the installed package, not the source tree
+    fds = [int(n) for n in proc.stderr.split()]
+    assert len(fds) == 4 and min(fds) > 2, fds
