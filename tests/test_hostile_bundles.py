@@ -382,6 +382,21 @@ def test_preserve_fds_passes_exactly_the_given_fds(runtime, bundle, tmp_path, le
     assert not any(str(leaked.secret) in t for t in targets.values()), targets
 
 
+def test_a_preserved_number_the_caller_left_closed_stays_closed(runtime, bundle, tmp_path):
+    """--preserve-fds 3 with only fd 3 open: fds 4 and 5 stay closed in the program, whatever the runtime
+    itself opened at those numbers (its channels to the intermediate, the fds it passes with the orders)."""
+    given = tmp_path / "given"
+    given.write_text("given\n")
+    check = ('cat <&3; for n in 4 5; do '
+             '[ -e /proc/$$/fd/$n ] && echo "$n open: $(readlink /proc/$$/fd/$n)" || echo "$n closed"; done')
+    bundle.config["process"]["args"] = ["sh", "-c", check]
+    script = 'exec "$0" --root "$1" run --preserve-fds 3 --bundle "$2" h1 3<"$3"'
+    proc = subprocess.run(["sh", "-c", script, OCI_RUNTIME, str(runtime.root), bundle.write(), str(given)],
+                          check=False, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["given", "4 closed", "5 closed"], proc.stdout
+
+
 # --- sysctls that are not the container's -----------------------------------------------------------------------
 
 
