@@ -4,7 +4,7 @@ import sys
 from . import early
 
 early.start(sys.argv[1:])
-from .cli import exit_now, main  # noqa: E402
+from .cli import exit_now, main
 
 status = main()
 early.drop()

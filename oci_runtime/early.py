@@ -21,12 +21,13 @@ def start(args: list[str]) -> None:
     for the intermediate (take)."""
     global _waiting
     if command(args) in COMMANDS:
+        from .errors import OCIError
         from .sealed import Intermediate
 
         try:
             _waiting = Intermediate()
-        except Exception:
-            pass
+        except (OCIError, OSError):  # met again by take(), and reported once the logging is set up
+            _waiting = None
 
 
 def command(args: list[str]) -> str | None:
