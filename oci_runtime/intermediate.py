@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import _socket  # the socket module costs ~3 ms at import; recvmsg is all we need
 import errno
+import fcntl
 import os
 import struct
 
@@ -90,8 +91,7 @@ def _follow_orders(report: int, control: int) -> None:
     spec = load_spec(first["config"], first["bundle"])
     spec = evolve(spec, process=evolve(spec.process, env=first["env"]))  # as the parent changed it
     orders, fds = _receive_orders(control)
-    for fd in sealed.leaked_fds(3 + orders["preserve_fds"]):  # see sealed.spawn: before anything else
-        os.close(fd)
+    close_leaked_fds(3 + orders["preserve_fds"])  # see sealed.spawn: before anything else
     seccomp.adopt(orders["seccomp"])
     settings = orders["log"]
     log.adopt(fds.pop(0) if settings["file"] else 2, settings["json"], settings["debug"])
@@ -109,6 +109,20 @@ def _preload(spec: Spec, console: bool) -> None:
         from .appliers import terminal  # noqa: F401
     if spec.hooks.start_container or spec.hooks.create_container:
         import subprocess  # noqa: F401 (hooks.run_one)
+
+
+def close_leaked_fds(floor: int) -> None:
+    """Close the fds from `floor` up that are not close-on-exec. Ours all are (PEP 446, O_CLOEXEC), so
+    these are fds the command's caller leaked to it (containerd's listening socket on fd 3...): not
+    even the waiting init may hold one, or a container process with CAP_SYS_PTRACE could read it
+    through /proc/<init>/fd."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            if fd >= floor and not fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC:
+                os.close(fd)
+        except OSError:  # the listing's own fd, gone by now
+            pass
 
 
 MAX_FDS = 253  # SCM_MAX_FD: the most fds one message carries

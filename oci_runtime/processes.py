@@ -30,7 +30,7 @@ import os
 
 from . import faults, hooks, jsonio, sealed
 from .appliers import cpuaffinity, namespaces
-from .errors import ConfigError, HookError, OCIError, StartError, describe
+from .errors import OCIError, StartError, describe
 from .model import Spec
 
 # child -> parent
@@ -128,7 +128,7 @@ def spawn_init(spec: Spec, opts: Options, child: sealed.Intermediate) -> int:
                 elif msg["type"] == MSG_READY:
                     ready = True
                 else:  # read on to EOF: the intermediate may still have init's pid to tell
-                    failure = failure or _failure(msg)
+                    failure = failure or sealed.reported_error(msg)
                 # init's messages may overtake the intermediate's: act once init's pid is known
                 if hooks_due and init_pid:
                     hooks_due = False
@@ -149,15 +149,6 @@ def spawn_init(spec: Spec, opts: Options, child: sealed.Intermediate) -> int:
         os.close(control_w)
     os.waitpid(intermediate, 0)
     return init_pid
-
-
-def _failure(msg: dict) -> OCIError:
-    """The error a child reported: the config's (a ConfigError in the child), a hook's, or
-    one of starting the container's process."""
-    if msg.get("config"):
-        return ConfigError(msg["msg"])
-    error = HookError if msg.get("hook") else StartError
-    return error(f"unable to start container process: {msg['msg']}")
 
 
 def _move_net_devices(net_devices: dict, init_pid: int) -> None:
@@ -263,7 +254,7 @@ def spawn_exec(spec: Spec, opts: ExecOptions, child: sealed.Intermediate) -> int
                 if msg["type"] == MSG_INIT_PID:
                     pid = msg["pid"]
                 elif msg["type"] == MSG_ERROR:
-                    failure = failure or _failure(msg)
+                    failure = failure or sealed.reported_error(msg)
         if failure is None and not pid:
             failure = StartError("unable to start container process: the process exited before reporting")
         if failure is not None:

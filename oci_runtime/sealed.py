@@ -21,6 +21,10 @@ import fcntl
 import os
 import sys
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from .errors import OCIError
+
 CONFIG = "config"  # the first message: {"type": CONFIG, "config", "bundle", "env"}, sent as soon as it is checked
 ORDERS = "orders"  # the second: {"type": ORDERS, "role": "init" | "exec", ...} and the fds the options name
 MEMFD_NAME = "oci-runtime"
@@ -90,10 +94,9 @@ class Intermediate:
             raise
         self.started = True
 
-    def _exit_reason(self) -> Exception | None:
+    def _exit_reason(self) -> "OCIError | None":
         """The error the intermediate reported before exiting, if it has exited."""
         from . import jsonio
-        from .errors import ConfigError, StartError
 
         if os.waitpid(self.pid, os.WNOHANG) == (0, 0):
             return None
@@ -104,8 +107,7 @@ class Intermediate:
         for line in data.splitlines():
             msg = jsonio.loads(line)
             if msg.get("type") == "error":
-                return ConfigError(msg["msg"]) if msg.get("config") else StartError(
-                    f"unable to start container process: {msg['msg']}")
+                return reported_error(msg)
         return None
 
     def abandon(self) -> None:
@@ -121,6 +123,17 @@ class Intermediate:
             if fd >= 0:
                 os.close(fd)
         self.report = self.control = -1
+
+
+def reported_error(msg: dict) -> "OCIError":
+    """The error a child of ours reported (intermediate._fail): the config's (a ConfigError in the
+    child), a hook's, or one of starting the container's process."""
+    from .errors import ConfigError, HookError, StartError
+
+    if msg.get("config"):
+        return ConfigError(msg["msg"])
+    error = HookError if msg.get("hook") else StartError
+    return error(f"unable to start container process: {msg['msg']}")
 
 
 def interpreter_exe() -> int:
@@ -218,8 +231,8 @@ def spawn(entry: str) -> tuple[int, int, int]:
 
     It inherits fds 0-2, its two channel ends and whatever our caller passed us without
     close-on-exec: the fds to preserve (--preserve-fds, LISTEN_FDS), which we may not know yet, and
-    any it leaked. The intermediate closes the leaked ones (leaked_fds) as soon as its orders say how
-    many are preserved, before it does anything else. Every fd we open ourselves is close-on-exec
+    any it leaked. The intermediate closes the leaked ones (intermediate.close_leaked_fds) as soon
+    as its orders say how many are preserved, before anything else. Every fd we open ourselves is close-on-exec
     (PEP 446, O_CLOEXEC). posix_spawn (vfork), not fork: copying this process's page tables costs
     ~1 ms, all of it before the sealed interpreter can start."""
     from .errors import StartError, describe
@@ -254,19 +267,3 @@ def _above_stdio(fd: int) -> int:
     high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
     os.close(fd)
     return high
-
-
-def leaked_fds(floor: int) -> list[int]:
-    """The fds from `floor` up that are not close-on-exec. Ours all are (PEP 446, O_CLOEXEC), so
-    these are fds our caller leaked to us (containerd's listening socket on fd 3...): not even the
-    waiting init may hold one, or a container process with CAP_SYS_PTRACE could read it through
-    /proc/<init>/fd."""
-    leaked = []
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        try:
-            if fd >= floor and not fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC:
-                leaked.append(fd)
-        except OSError:  # the listing's own fd, gone by now
-            pass
-    return leaked

@@ -37,7 +37,7 @@ from .. import syscalls as sc
 from .._shim import ffi, lib
 from ..errors import ConfigError, OCIError, describe
 from ..model import Spec
-from ..state import OCI_VERSION
+from ..state import OCI_VERSION, write_json_atomic
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms of every `create`)
 if TYPE_CHECKING:
@@ -318,15 +318,15 @@ def compile_bpf(spec: Spec, cache: str | None = None) -> dict[str, Any] | None:
     return compiled
 
 
-def _cache_file(cache: str, key: str) -> str:
-    return os.path.join(cache, sha256(key.encode()).hexdigest() + ".json")
+def _cache_name(key: str) -> str:
+    return sha256(key.encode()).hexdigest() + ".json"
 
 
 def _cached(cache: str, key: str) -> dict[str, Any] | None:
     """The compiled filter kept for `key`; None if there is none whole (the file holds its key:
     a name shared by two keys, or a file being rewritten, is a miss, never another filter)."""
     try:
-        with open(_cache_file(cache, key), "rb") as f:
+        with open(os.path.join(cache, _cache_name(key)), "rb") as f:
             entry = jsonio.loads(f.read())
     except (OSError, ValueError):
         return None
@@ -336,21 +336,18 @@ def _cached(cache: str, key: str) -> dict[str, Any] | None:
 
 
 def _cache(cache: str, key: str, compiled: dict[str, Any]) -> None:
-    """Keep it (temp file + rename: readers see none or all of it); a cache: failures are ignored."""
+    """Keep it (state.write_json_atomic: readers see none or all of it); a cache: failures are ignored."""
     try:
         os.makedirs(cache, 0o700, exist_ok=True)
         names = os.listdir(cache)
         if len(names) >= CACHE_MAX:
             for name in names:
                 os.unlink(os.path.join(cache, name))
-        path = _cache_file(cache, key)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        dirfd = os.open(cache, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            os.write(fd, jsonio.dumps({"key": key, "compiled": compiled}).encode())
+            write_json_atomic(dirfd, _cache_name(key), {"key": key, "compiled": compiled})
         finally:
-            os.close(fd)
-        os.rename(tmp, path)
+            os.close(dirfd)
     except OSError:
         pass
 
