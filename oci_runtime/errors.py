@@ -1,5 +1,5 @@
 """Typed errors raised by the library; the CLI turns them into runc-style messages and exit codes."""
-import os
+from posix import strerror  # not os: the sealed interpreter's spawn imports this module (see sealed.py)
 
 
 class OCIError(Exception):
@@ -43,6 +43,6 @@ class UsageError(OCIError):
 
 def describe(e: OSError) -> str:
     """An OSError the way Go prints it (`path: no such file or directory`): clients match that text."""
-    text = os.strerror(e.errno) if e.errno else str(e)
+    text = strerror(e.errno) if e.errno else str(e)
     text = text[:1].lower() + text[1:]
     return f"{e.filename}: {text}" if e.filename else text

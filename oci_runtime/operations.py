@@ -169,6 +169,10 @@ def _create(root: str, container_id: str, bundle: str, launch: _Launch, listen_f
         # what start and delete need from the config, without reading the model
         "hooks": {k: v for k, v in config.get("hooks", {}).items() if k in ("poststart", "poststop")},
     }
+    cgroup = cgroups.new_driver(spec.linux.cgroups_path, container_id, systemd_cgroup)
+    # what `delete` needs: the driver, its paths and the directories it will make, saved before
+    # they exist (a create killed while making them leaves nothing delete --force can't find)
+    data["cgroup"] = {**cgroup.to_state(), "created": cgroup.missing()}
     c = st.new_container(root, container_id, data, config)
     faults.point("create:state-dir")
     pid = 0
@@ -177,17 +181,11 @@ def _create(root: str, container_id: str, bundle: str, launch: _Launch, listen_f
     idmapped: dict[int, int] = {}
     try:
         fifo = os.open(c.path(st.EXEC_FIFO), os.O_PATH | os.O_CLOEXEC)
-        cgroup = cgroups.new_driver(spec.linux.cgroups_path, container_id, systemd_cgroup)
-        # what `delete` needs: the driver, its paths and the directories it makes, known before
-        # they exist (a create killed while making them leaves nothing delete --force can't find)
-        c.data["cgroup"] = {**cgroup.to_state(), "created": cgroup.missing()}
-        c.save()
         launch.cgroups_warm()
         try:
             cgroup.create()
-        finally:
+        finally:  # saved with the init's pid: until then the list above is a superset of it
             c.data["cgroup"] = cgroup.to_state()
-        c.save()
         faults.point("create:cgroup")
         if cgroup.kind == "v2" and (uid := cgroups.delegation_uid(spec)) is not None:
             cgroup.delegate(uid)

@@ -18,7 +18,7 @@ imports next to nothing, so that it starts as early as it can.
 import _signal as signal  # the signal module builds enums at import (~3 ms); the numbers are all we need
 import _socket  # the socket module costs ~3 ms at import; socketpair, sendmsg are all we need
 import fcntl
-import os
+import posix  # os's C core: os itself costs ~1 ms at import (its environ mapping builds _collections_abc)
 import sys
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
@@ -47,10 +47,10 @@ class Intermediate:
 
         data = jsonio.dumps({"type": CONFIG, "config": config, "bundle": bundle, "env": env}).encode()
         try:
-            os.write(self.control, b"%d\n" % len(data))
+            posix.write(self.control, b"%d\n" % len(data))
             view = memoryview(data)
             while view:
-                view = view[os.write(self.control, view):]
+                view = view[posix.write(self.control, view):]
         except OSError:  # it is gone: start() says why
             pass
 
@@ -98,11 +98,11 @@ class Intermediate:
         """The error the intermediate reported before exiting, if it has exited."""
         from . import jsonio
 
-        if os.waitpid(self.pid, os.WNOHANG) == (0, 0):
+        if posix.waitpid(self.pid, posix.WNOHANG) == (0, 0):
             return None
         self.pid = 0
         data = b""
-        while chunk := os.read(self.report, 65536):
+        while chunk := posix.read(self.report, 65536):
             data += chunk
         for line in data.splitlines():
             msg = jsonio.loads(line)
@@ -113,15 +113,15 @@ class Intermediate:
     def abandon(self) -> None:
         """The command failed before the intermediate got its orders: end and reap it (once)."""
         if not self.started and self.pid:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
+            posix.kill(self.pid, signal.SIGKILL)
+            posix.waitpid(self.pid, 0)
             self.pid = 0
         self.close()
 
     def close(self) -> None:
         for fd in (self.report, self.control):
             if fd >= 0:
-                os.close(fd)
+                posix.close(fd)
         self.report = self.control = -1
 
 
@@ -154,7 +154,7 @@ def interpreter_exe() -> int:
 def _overlay_exe() -> int:
     from . import syscalls as sc
 
-    directory, name = os.path.split(os.path.realpath(sys.executable))
+    directory, name = _binary().rpartition("/")[::2]
     empty = _detached_mount("tmpfs", sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV, [])
     try:  # the binary's directory on top: a file of the same name below can't hide it
         mount = _detached_mount("overlay", sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV, [
@@ -162,11 +162,17 @@ def _overlay_exe() -> int:
             ("xino", "off", False),  # layers on two filesystems: no inode number remapping (nor its log lines)
         ])
     finally:
-        os.close(empty)  # the overlay holds its layers
+        posix.close(empty)  # the overlay holds its layers
     try:
-        return os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=mount)
+        return posix.open(name, posix.O_RDONLY | posix.O_NOFOLLOW | posix.O_CLOEXEC, dir_fd=mount)
     finally:
-        os.close(mount)
+        posix.close(mount)
+
+
+def _binary() -> str:
+    """The path of the interpreter binary running us (os.path.realpath(sys.executable) without
+    importing os.path)."""
+    return posix.readlink("/proc/self/exe")
 
 
 def _detached_mount(fstype: str, attrs: int, options: list[tuple[str, str, bool]]) -> int:
@@ -185,7 +191,7 @@ def _detached_mount(fstype: str, attrs: int, options: list[tuple[str, str, bool]
         sc.fsconfig_create(context)
         return sc.fsmount(context, attrs)
     finally:
-        os.close(context)
+        posix.close(context)
 
 
 def _escape_layer(path: str) -> str:
@@ -195,17 +201,17 @@ def _escape_layer(path: str) -> str:
 
 def interpreter_copy() -> int:
     """A sealed memfd holding a copy of our interpreter binary (close-on-exec)."""
-    fd = os.memfd_create(MEMFD_NAME, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    fd = posix.memfd_create(MEMFD_NAME, posix.MFD_CLOEXEC | posix.MFD_ALLOW_SEALING)
     try:
-        src = os.open(os.path.realpath(sys.executable), os.O_RDONLY | os.O_CLOEXEC)
+        src = posix.open(_binary(), posix.O_RDONLY | posix.O_CLOEXEC)
         try:
-            while os.sendfile(fd, src, None, 1 << 24):
+            while posix.sendfile(fd, src, None, 1 << 24):
                 pass
         finally:
-            os.close(src)
+            posix.close(src)
         fcntl.fcntl(fd, fcntl.F_ADD_SEALS, SEALS)
     except BaseException:
-        os.close(fd)
+        posix.close(fd)
         raise
     return fd
 
@@ -217,11 +223,13 @@ def argv(call: str) -> list[str]:
     no PYTHON* variables, no user site, no script directory or cwd on the path); -X options (as
     importtime) are kept. Our own arguments follow, unused, so that the process shows what it is
     working on. argv[0] stays the original interpreter path: Python finds its prefix (and venv)
-    from it."""
+    from it. The cyclic garbage collector is off: these processes end, or exec the program, within
+    milliseconds (the init waiting for `start` allocates nothing), and its passes over the objects
+    their imports make cost ~0.8 ms of every create."""
     path = sys.path if sys.flags.safe_path else sys.path[1:]  # [0]: the script's directory or cwd
     xoptions = [f"-X{k}" if v is True else f"-X{k}={v}" for k, v in sys._xoptions.items()]
-    return [sys.executable, *xoptions, "-I", "-S", "-c", f"import sys; sys.path[:] = {path!r}; {call}",
-            *sys.argv[1:]]
+    return [sys.executable, *xoptions, "-I", "-S", "-c",
+            f"import gc; gc.disable(); import sys; sys.path[:] = {path!r}; {call}", *sys.argv[1:]]
 
 
 def spawn(entry: str) -> tuple[int, int, int]:
@@ -229,7 +237,8 @@ def spawn(entry: str) -> tuple[int, int, int]:
     view of the interpreter (interpreter_exe), as our child; returns (its pid, our end of its report
     pipe, our end of its control socket).
 
-    It inherits fds 0-2, its two channel ends and whatever our caller passed us without
+    It inherits the environment the command started with (posix.environ: nothing of ours changes
+    it), fds 0-2, its two channel ends and whatever our caller passed us without
     close-on-exec: the fds to preserve (--preserve-fds, LISTEN_FDS), which we may not know yet, and
     any it leaked. The intermediate closes the leaked ones (intermediate.close_leaked_fds) as soon
     as its orders say how many are preserved, before anything else. Every fd we open ourselves is close-on-exec
@@ -238,24 +247,24 @@ def spawn(entry: str) -> tuple[int, int, int]:
     from .errors import StartError, describe
 
     module, function = entry.split(":")
-    report_r, report_w = (_above_stdio(fd) for fd in os.pipe())
+    report_r, report_w = (_above_stdio(fd) for fd in posix.pipe())
     ours, theirs = (_above_stdio(s.detach()) for s in _socket.socketpair(
         _socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC))
     try:
         exe = interpreter_exe()
         try:
             for fd in (report_w, theirs):  # ours are closed right after the spawn
-                os.set_inheritable(fd, True)
+                posix.set_inheritable(fd, True)
             command = argv(f"from {module} import {function}; {function}({report_w}, {theirs})")
-            pid = os.posix_spawn(f"/proc/self/fd/{exe}", command, os.environ)
+            pid = posix.posix_spawn(f"/proc/self/fd/{exe}", command, posix.environ)
         finally:
-            os.close(exe)
+            posix.close(exe)
     except OSError as e:
         for fd in (report_r, report_w, ours, theirs):
-            os.close(fd)
+            posix.close(fd)
         raise StartError(f"unable to start container process: starting the sealed interpreter: {describe(e)}") from None
     for fd in (report_w, theirs):
-        os.close(fd)
+        posix.close(fd)
     return pid, report_r, ours
 
 
@@ -265,5 +274,5 @@ def _above_stdio(fd: int) -> int:
     if fd > 2:
         return fd
     high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
-    os.close(fd)
+    posix.close(fd)
     return high

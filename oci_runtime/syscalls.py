@@ -3,8 +3,12 @@
 Each function calls the cffi shim (oci_runtime._shim, thin C wrappers returning -errno) and raises
 OSError carrying errno and the path involved. Unit tests replace these functions to record what
 an applier asks for; integration tests show what really happens.
+
+It imports posix, not os: the command opens the sealed interpreter through it before anything
+else, and os costs ~1 ms at import (sealed.py).
 """
-import os
+import posix
+import sys
 
 from ._shim import ffi, lib
 
@@ -81,13 +85,16 @@ def _check(ret: int, *paths: str | None) -> int:
         err = -ret
         names = [p for p in paths if p]
         if len(names) >= 2:
-            raise OSError(err, os.strerror(err), names[0], None, names[1])
-        raise OSError(err, os.strerror(err), names[0] if names else None)
+            raise OSError(err, posix.strerror(err), names[0], None, names[1])
+        raise OSError(err, posix.strerror(err), names[0] if names else None)
     return ret
 
 
+_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+
+
 def _c(s: str | None):
-    return ffi.NULL if s is None else os.fsencode(s)
+    return ffi.NULL if s is None else s.encode(_FS_ENCODING, _FS_ERRORS)  # os.fsencode
 
 
 def unshare(flags: int) -> None:
@@ -112,7 +119,7 @@ def pivot_root(new_root: str, put_old: str) -> None:
 
 def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
     """openat2 with O_CLOEXEC always added: no fd of ours may leak into the container."""
-    how = ffi.new("struct oci_open_how *", {"flags": flags | os.O_CLOEXEC, "mode": mode, "resolve": resolve})
+    how = ffi.new("struct oci_open_how *", {"flags": flags | posix.O_CLOEXEC, "mode": mode, "resolve": resolve})
     return _check(lib.oci_openat2(dirfd, _c(path), how), path)
 
 

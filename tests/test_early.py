@@ -53,6 +53,18 @@ def test_the_short_commands_do_not_import_the_sealed_module():
     assert out.strip() == "False"
 
 
+def test_the_spawn_comes_before_the_os_module():
+    """os costs ~1 ms at import (its environ mapping builds _collections_abc): the script's first
+    step, the sealed interpreter's spawn, goes without it; the command imports it beside the
+    sealed interpreter's start-up."""
+    site = f"{sys.prefix}/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"  # as bin/oci-runtime
+    code = (f"import sys; sys.path.append({site!r}); from oci_runtime import early; early.start(['run', 'id']); "
+            "print(early._waiting.pid > 0, 'os' in sys.modules); early.drop()")
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True,
+                         cwd="/").stdout
+    assert out.split() == ["True", "False"]
+
+
 def intermediates_of(root: str) -> list[int]:
     """The sealed interpreters whose command line names this state root (its argv ends with ours)."""
     pids = []

@@ -73,10 +73,10 @@ def test_the_channels_never_take_the_stdio_numbers():
     """A caller that closed stdin and stdout: the intermediate's channel ends must not become the fds 0-2
     that the container's process inherits (a terminal's set-up would also overwrite them there)."""
     code = """
-import os, re, sys
+import posix, re, sys
 from oci_runtime import sealed
 calls = []
-os.posix_spawn = lambda path, argv, env: calls.append(next(a for a in argv if "from m import f" in a)) or 12345
+posix.posix_spawn = lambda path, argv, env: calls.append(next(a for a in argv if "from m import f" in a)) or 12345
 pid, report, control = sealed.spawn("m:f")
 theirs = [int(n) for n in re.search(r"f\\((\\d+), (\\d+)\\)", calls[0]).groups()]
 sys.stderr.write(" ".join(map(str, [report, control, *theirs])))
@@ -90,3 +90,15 @@ sys.stderr.write(" ".join(map(str, [report, control, *theirs])))
                           text=True, check=True, cwd="/")  # the installed package, not the source tree
     fds = [int(n) for n in proc.stderr.split()]
     assert len(fds) == 4 and min(fds) > 2, fds
+
+
+def test_the_sealed_interpreter_runs_without_the_cyclic_garbage_collector():
+    """Its processes end or exec within milliseconds: the collector's passes would only cost time."""
+    out = subprocess.run(sealed.argv("import gc; print(gc.isenabled())"), capture_output=True, text=True,
+                         check=True, cwd="/").stdout
+    assert out.strip() == "False"
+
+
+def test_the_binary_is_the_running_interpreter():
+    """What the overlay shows and the memfd copies: the file the command itself runs from."""
+    assert sealed._binary() == INTERPRETER

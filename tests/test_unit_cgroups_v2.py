@@ -91,6 +91,19 @@ def test_create_enables_controllers_and_records_only_new_dirs(tree: Path):
     assert d.to_state() == {"kind": "v2", "root": str(tree), "path": "/oci-runtime/c2", "created": []}
 
 
+def test_a_cgroup_not_made_yet_has_no_processes_and_destroys_cleanly(tree: Path):
+    """cgroup v2 controllers are not available on this cgroup-v1 host (fake tree): a create killed
+    after saving its state, before making the cgroup, leaves a state naming dirs that do not exist;
+    delete --force reads them as empty and removes nothing."""
+    d = V2Driver("/oci-runtime/c3", str(tree))
+    saved = {**d.to_state(), "created": d.missing()}
+    again = V2Driver(saved["path"], saved["root"])
+    again.created = saved["created"]
+    assert again.owned() and again.pids() == []
+    again.destroy()
+    assert (tree / "oci-runtime").is_dir() and not (tree / "oci-runtime" / "c3").exists()
+
+
 def test_path_may_not_escape_the_mount(tree: Path):
     """cgroup v2 controllers are not available on this cgroup-v1 host: path validation only."""
     with pytest.raises(OCIError, match="cgroupsPath"):

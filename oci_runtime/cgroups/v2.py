@@ -186,7 +186,10 @@ class V2Driver:
         return {"tasks": [], "cgroup2": self.dir}
 
     def pids(self) -> list[int]:
-        return [int(line) for line in self._read("cgroup.procs").split()]
+        try:
+            return [int(line) for line in self._read("cgroup.procs").split()]
+        except FileNotFoundError:  # not made yet (a create killed before cgroup.create): empty
+            return []
 
     def freeze(self, timeout: float = 10.0) -> None:
         """Freeze and wait until the kernel reports the whole cgroup frozen (runc waits 10 s)."""
