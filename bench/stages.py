@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import statistics
+import subprocess
 import time
 from pathlib import Path
 
@@ -263,10 +264,16 @@ def parse_timeline(events: list[tuple[int, float, str]]) -> list[float | None]:
             for _, test in MARKERS]
 
 
-def timeline(b: Bench, rt: Runtime, tmp: Path, reps: int) -> list[str]:
-    """Median time of each marker of `run`, from `perf trace` where it works (a small slow-down), else
-    from strace -f (only the marker syscalls, filtered in the kernel with --seccomp-bpf; it still
-    slows down what a process does between them, the init's mounts most)."""
+TRACEFS = "/sys/kernel/tracing"
+
+
+def _tracefs_mounted() -> bool:
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == TRACEFS for line in f)
+
+
+def _traced_runs(b: Bench, rt: Runtime, tmp: Path, reps: int) -> tuple[list[list[float | None]], str | None]:
+    """The markers' times of each traced `run`, and perf's path if perf traced them (else strace did)."""
     perf = shutil.which("perf")
     runs = []
     for _ in range(reps):
@@ -286,6 +293,19 @@ def timeline(b: Bench, rt: Runtime, tmp: Path, reps: int) -> list[str]:
         o.check()
         text = out.read_text()
         runs.append(parse_timeline(parse_perf_trace(text) if perf else parse_strace(text)))
+    return runs, perf
+
+
+def timeline(b: Bench, rt: Runtime, tmp: Path, reps: int) -> list[str]:
+    """Median time of each marker of `run`, from `perf trace` where it works (a small slow-down), else
+    from strace -f (only the marker syscalls, filtered in the kernel with --seccomp-bpf; it still
+    slows down what a process does between them, the init's mounts most)."""
+    tracefs_before = _tracefs_mounted()
+    try:
+        runs, perf = _traced_runs(b, rt, tmp, reps)
+    finally:  # perf trace mounts tracefs for itself and leaves it there: put the host's mount table back
+        if not tracefs_before and _tracefs_mounted():
+            subprocess.run(["umount", TRACEFS], check=False)
     tool = "`perf trace -f`" if perf else "`strace -f --seccomp-bpf` (perf is not installed: read the init's step as inflated)"
     lines = ["## Timeline of oci-runtime's `run`", "",
              (f"Median over {len(runs)} runs under {tool}, marker syscalls only; ms since the command spawned the "

@@ -171,7 +171,8 @@ def _overlay_exe() -> int:
 
 def _binary() -> str:
     """The path of the interpreter binary running us (os.path.realpath(sys.executable) without
-    importing os.path)."""
+    importing os.path). Replaced on disk since we started, it ends in " (deleted)": the overlay
+    then finds nothing and the memfd copy is made from the binary we run."""
     return posix.readlink("/proc/self/exe")
 
 
@@ -203,7 +204,7 @@ def interpreter_copy() -> int:
     """A sealed memfd holding a copy of our interpreter binary (close-on-exec)."""
     fd = posix.memfd_create(MEMFD_NAME, posix.MFD_CLOEXEC | posix.MFD_ALLOW_SEALING)
     try:
-        src = posix.open(_binary(), posix.O_RDONLY | posix.O_CLOEXEC)
+        src = posix.open("/proc/self/exe", posix.O_RDONLY | posix.O_CLOEXEC)  # ours, even if replaced on disk
         try:
             while posix.sendfile(fd, src, None, 1 << 24):
                 pass
