@@ -78,3 +78,17 @@ def test_status_reads_the_freezer_without_a_cgroup_driver(runtime, bundle, comma
     code, names = imported_modules("--root", str(runtime.root), *command)
     assert code == 0 and "oci_runtime.cgroups" in names and "oci_runtime.early" in names
     assert not names & {"oci_runtime.cgroups.v1", "oci_runtime.cgroups.v2", "oci_runtime.sealed"}, sorted(names)
+
+
+def test_the_sealed_interpreter_imports_only_the_container_side():
+    """The intermediate's imports are the longest branch of a create: none of the command's own modules
+    (checking the config, its state, the seccomp cache's hashing, the command line, the cgroup drivers)."""
+    from oci_runtime import sealed
+
+    code = "import oci_runtime.intermediate; print(' '.join(sorted(sys.modules)))"
+    names = set(subprocess.run(sealed.argv(code), capture_output=True, text=True, check=True, cwd="/").stdout.split())
+    assert "oci_runtime.appliers.mounts" in names and "oci_runtime.appliers.seccomp" in names
+    command_side = {"oci_runtime.validate", "oci_runtime._schemacheck", "oci_runtime.state", "oci_runtime.cli",
+                    "oci_runtime.operations", "oci_runtime.cgroups", "_sha256", "hashlib"}
+    assert not names & command_side, sorted(names & command_side)
+    assert not {n for n in names if n.split(".")[0] in CREATE_HEAVY or n in CREATE_HEAVY}, sorted(names)

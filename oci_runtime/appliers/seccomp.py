@@ -27,17 +27,11 @@ import errno
 import os
 import struct
 
-try:
-    from _sha256 import sha256  # hashlib costs ~4 ms at import (OpenSSL)
-except ImportError:  # Python >= 3.12
-    from hashlib import sha256
-
 from .. import jsonio
 from .. import syscalls as sc
 from .._shim import ffi, lib
 from ..errors import ConfigError, OCIError, describe
 from ..model import Spec
-from ..state import OCI_VERSION, write_json_atomic
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~3 ms of every `create`)
 if TYPE_CHECKING:
@@ -319,6 +313,10 @@ def compile_bpf(spec: Spec, cache: str | None = None) -> dict[str, Any] | None:
 
 
 def _cache_name(key: str) -> str:
+    try:  # the cache is the command's: the sealed interpreter never imports these
+        from _sha256 import sha256  # hashlib costs ~4 ms at import (OpenSSL)
+    except ImportError:  # Python >= 3.12
+        from hashlib import sha256
     return sha256(key.encode()).hexdigest() + ".json"
 
 
@@ -337,6 +335,8 @@ def _cached(cache: str, key: str) -> dict[str, Any] | None:
 
 def _cache(cache: str, key: str, compiled: dict[str, Any]) -> None:
     """Keep it (state.write_json_atomic: readers see none or all of it); a cache: failures are ignored."""
+    from ..state import write_json_atomic
+
     try:
         os.makedirs(cache, 0o700, exist_ok=True)
         names = os.listdir(cache)
@@ -373,6 +373,8 @@ def connect_listener(spec: Spec, container_id: str, bundle: str) -> None:
     if not cfg or not uses_notify(cfg):
         return  # config-linux.md: without SCMP_ACT_NOTIFY listenerPath is ignored
     import socket  # only for a container with SCMP_ACT_NOTIFY rules
+
+    from ..state import OCI_VERSION
 
     path = cfg["listenerPath"]
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
