@@ -102,6 +102,17 @@ def _self_joining(spec: "Spec") -> bool:
     return not {ns.type for ns in spec.linux.namespaces} & {"user", "cgroup"}
 
 
+def _hand_over_cgroup(opts, cgroup, self_joining: bool) -> None:
+    """Tell the intermediate (Options, ExecOptions) how it gets into the container's cgroup, if
+    there is one: it moves itself (the driver's self_join()), or we move it (the driver)."""
+    if cgroup is None:
+        return
+    if self_joining:
+        opts.cgroup_join = cgroup.self_join()
+    else:
+        opts.cgroup = cgroup
+
+
 def _listen_fds() -> int:
     """systemd socket activation, as runc: when LISTEN_FDS/LISTEN_PID name fds passed to us, they
     go to the container as fds 3.., before the --preserve-fds ones (appliers/process.py)."""
@@ -205,10 +216,7 @@ def _create(root: str, container_id: str, bundle: str, launch: _Launch, listen_f
                                  listen_fds + preserve_fds)
         opts.idmapped = idmapped
         opts.seccomp = compiled_seccomp
-        if self_joining:
-            opts.cgroup_join = cgroup.self_join()
-        else:
-            opts.cgroup = cgroup
+        _hand_over_cgroup(opts, cgroup, self_joining)
         if spec.process.terminal:  # connected here: the path is the host's
             from .appliers.terminal import ConsoleSocket
 
@@ -739,9 +747,8 @@ def _exec(root: str, container_id: str, process_obj: dict, launch: _Launch, deta
         if st.proc_start_time(c.pid) != c.data["init_start_time"]:
             raise InvalidState(_EXEC_ERRORS["stopped"])
         cgroup = cgroups.load(c.data["cgroup"]) if c.data.get("cgroup") else None
-        opts = processes.ExecOptions(ns_fds, None if self_joining else cgroup, preserve_fds)
-        if self_joining and cgroup is not None:
-            opts.cgroup_join = cgroup.self_join()
+        opts = processes.ExecOptions(ns_fds, preserve_fds=preserve_fds)
+        _hand_over_cgroup(opts, cgroup, self_joining)
         opts.keyring = None if c.data.get("no_new_keyring") else container_id
         opts.seccomp = compiled_seccomp
         if spec.process.terminal:

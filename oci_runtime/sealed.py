@@ -21,6 +21,8 @@ import fcntl
 import posix  # os's C core: os itself costs ~1 ms at import (its environ mapping builds _collections_abc)
 import sys
 
+from . import syscalls as sc
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from .errors import OCIError
@@ -152,8 +154,6 @@ def interpreter_exe() -> int:
 
 
 def _overlay_exe() -> int:
-    from . import syscalls as sc
-
     directory, name = _binary().rpartition("/")[::2]
     empty = _detached_mount("tmpfs", sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV, [])
     try:  # the binary's directory on top: a file of the same name below can't hide it
@@ -179,8 +179,6 @@ def _binary() -> str:
 def _detached_mount(fstype: str, attrs: int, options: list[tuple[str, str, bool]]) -> int:
     """A new filesystem mounted nowhere (fsopen, fsmount): its root's fd, close-on-exec.
     options: (key, value, required); a kernel that refuses an optional one goes without."""
-    from . import syscalls as sc
-
     context = sc.fsopen(fstype)
     try:
         for key, value, required in options:

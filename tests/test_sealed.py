@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import mountinfo
 
 from oci_runtime import sealed
 from oci_runtime import syscalls as sc
@@ -19,11 +20,6 @@ INTERPRETER = os.path.realpath(sys.executable)
 def digest(path: str) -> str:
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
-
-
-def mountinfo() -> str:
-    with open("/proc/self/mountinfo") as f:
-        return f.read()
 
 
 def test_the_overlay_view_is_the_interpreter_and_refuses_writes():

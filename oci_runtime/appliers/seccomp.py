@@ -281,8 +281,8 @@ def compile_bpf(spec: Spec, cache: str | None = None) -> dict[str, Any] | None:
     three architectures takes ~4 ms of rules and ~7 ms of compiling. Engines pass the same profile
     to every container, so the result is kept in the directory `cache` (the state root's CACHE_DIR,
     root's alone), under everything it depends on: the profile, noNewPrivileges, libseccomp's
-    version, the kernel's release and this code's CACHE_FORMAT. Everything the filter refuses is a ConfigError naming the
-    field, as runc's create reports it (a refused profile is never cached)."""
+    version, the kernel's release and this code's CACHE_FORMAT. Everything the filter refuses is a
+    ConfigError naming the field, as runc's create reports it (a refused profile is never cached)."""
     cfg = spec.linux.seccomp
     if cfg is None:
         return None
