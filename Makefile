@@ -28,7 +28,9 @@ deps:
 # build (pyenv's), and every oci-runtime command starts one or two interpreters.
 install:
 	[ -x $(PY) ] || /usr/bin/python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check . pytest hypothesis
+	# --no-cache-dir: pip's cache may hold a python-prctl wheel another CPython 3.11 built (same tag),
+	# linked with a RUNPATH into that Python's lib dir (tests/test_sealed.py)
+	$(PY) -m pip install -q --disable-pip-version-check --no-cache-dir . pytest hypothesis
 	sed -i '1s|^\(#!.*/python[0-9.]*\)$$|\1 -IS|' $(VENV)/bin/oci-runtime  # see bin/oci-runtime
 
 rootfs: $(BUNDLE)/rootfs/bin/busybox

@@ -98,3 +98,17 @@ def test_the_sealed_interpreter_runs_without_the_cyclic_garbage_collector():
 def test_the_binary_is_the_running_interpreter():
     """What the overlay shows and the memfd copies: the file the command itself runs from."""
     assert sealed._binary() == INTERPRETER
+
+
+def test_the_extension_modules_it_loads_search_only_the_system_library_path():
+    """No RPATH/RUNPATH in the C extensions the container's processes load: a library found there
+    would be mapped into the init. A python-prctl wheel another CPython 3.11 built (pyenv's, with
+    the same tag) carries one into that Python's lib dir; `make install` skips pip's cache for it."""
+    code = ("import oci_runtime.intermediate, sys; "
+            "print('\\n'.join(getattr(m, '__file__', '') or '' for m in list(sys.modules.values())))")
+    files = subprocess.run(sealed.argv(code), capture_output=True, text=True, check=True, cwd="/").stdout.split()
+    extensions = [f for f in files if f.endswith(".so")]
+    assert {os.path.basename(f).split(".")[0] for f in extensions} >= {"_prctl", "_cffi_backend", "_shim"}
+    for path in extensions:
+        dynamic = subprocess.run(["readelf", "-d", path], capture_output=True, text=True, check=True).stdout
+        assert "RPATH" not in dynamic and "RUNPATH" not in dynamic, f"{path}: {dynamic}"

@@ -1,5 +1,6 @@
 """V1Driver against a fake cgroupfs tree in a temp dir (the files it writes, their values and
 order, its errors), and cgroupsPath resolution (oci_runtime/cgroups/__init__.py)."""
+import os
 from pathlib import Path
 
 import pytest
@@ -276,6 +277,20 @@ def test_the_shared_default_parent_goes_with_the_last_container(tree):
     assert (tree.root / "memory" / "oci-runtime" / "b").is_dir(), "b's cgroup is untouched"
     tree.unfile(b)
     b.destroy()
+    assert not (tree.root / "memory" / "oci-runtime").exists()
+
+
+def test_destroy_removes_each_directory_once(tree, monkeypatch):
+    """The parent it made is removed with its leaf, not tried again as the shared default parent
+    (one rmdir per directory: `run` and `delete` pay for every syscall)."""
+    d = tree.driver("", cid="once")
+    d.create()
+    tree.unfile(d)
+    calls = []
+    real_rmdir = os.rmdir
+    monkeypatch.setattr(os, "rmdir", lambda path: calls.append(path) or real_rmdir(path))
+    d.destroy()
+    assert sorted(calls) == sorted(d.created) and len(set(calls)) == len(calls)
     assert not (tree.root / "memory" / "oci-runtime").exists()
 
 

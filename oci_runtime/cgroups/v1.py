@@ -167,9 +167,9 @@ class V1Driver:
                     raise OCIError(f"cgroups: removing {d}: {describe(e)}") from None
                 break
         if not self.path:  # the default parent is shared by this runtime's containers: the last one out
-            for leaf in leaves:
+            for parent in {os.path.dirname(leaf) for leaf in leaves} - set(self.created):  # those: tried above
                 try:
-                    os.rmdir(os.path.dirname(leaf))
+                    os.rmdir(parent)
                 except OSError:
                     pass  # still holds other containers (or was never ours to make)
 
