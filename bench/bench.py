@@ -33,6 +33,7 @@ from harness import (
     make_bundles,
     mountinfo_lines,
     remove_stale_cgroups,
+    shebang,
     unified_is_cgroup2,
 )
 from report import load_average, machine, now, table
@@ -85,12 +86,7 @@ def client_profile(path: str) -> dict | None:
 
 def interpreter_of(script: str) -> str:
     """The interpreter a console script runs under (its #! line), else the one running us."""
-    try:
-        with open(script, "rb") as f:
-            first = f.readline().decode(errors="replace")
-    except OSError:
-        return sys.executable
-    return first[2:].strip().split()[0] if first.startswith("#!") else sys.executable
+    return (shebang(script) or [sys.executable])[0]
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

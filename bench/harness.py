@@ -322,6 +322,16 @@ def hidden_cgroup2_namespace() -> int:
         os.waitpid(pid, 0)
 
 
+def shebang(script: str) -> list[str]:
+    """The words of a script's #! line (interpreter, then its options); [] without one or unreadable."""
+    try:
+        with open(script, "rb") as f:
+            first = f.readline().decode(errors="replace")
+    except OSError:
+        return []
+    return first[2:].split() if first.startswith("#!") else []
+
+
 def install_fingerprint(python: str, script: str) -> str:
     """Newest mtime among the installed oci_runtime package's files and the script: other people reinstall
     the package while the bench runs, and figures that mix two versions should say so."""

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from figures import OURS, Bench, ms
-from harness import CommandFailed, Runtime
+from harness import CommandFailed, Runtime, shebang
 
 HEADER = "import time: self [us] | cumulative | imported package"
 
@@ -101,13 +101,6 @@ def _strace(b: Bench, rt: Runtime, which: str, tmp: Path) -> tuple[float, int, l
     return parse_strace_summary(out.read_text())
 
 
-def _shebang_flags(script: str) -> list[str]:
-    """The interpreter options on the script's #! line (e.g. ["-IS"])."""
-    with open(script, "rb") as f:
-        first = f.readline().decode(errors="replace")
-    return first[2:].split()[1:] if first.startswith("#!") else []
-
-
 def stages(b: Bench, tmp: Path) -> list[str]:
     """Measure the breakdown and return it as Markdown lines."""
     rt = next((x for x in b.runtimes if x.name == OURS), None)
@@ -122,7 +115,7 @@ def stages(b: Bench, tmp: Path) -> list[str]:
             o = b.launcher.run(argv)
         return parse_importtime(o.check().err)
 
-    flags = _shebang_flags(rt.binary)  # `make install` gives the script -IS
+    flags = shebang(rt.binary)[1:]  # `make install` gives the script -IS
     floor = [ms(b.launcher.run([py, *flags, "-c", "pass"]).check()) for _ in range(reps)]
     floor_runs = [importtime([py, *flags, "-X", "importtime", "-c", "pass"]) for _ in range(reps)]
     t_pass, i_pass = statistics.median(floor), statistics.median(r[1] for r in floor_runs)
@@ -245,7 +238,7 @@ def parse_perf_trace(text: str) -> list[tuple[int, float, str]]:
         head, sep, rest = line.partition("): ")
         stamp = head.split(" (")[0].strip()
         task, _, call = rest.partition(" ")
-        comm, _, pid = task.rpartition("/")
+        pid = task.rpartition("/")[2]
         if sep and stamp.replace(".", "", 1).isdigit() and pid.isdigit() and "(" in call:
             events.append((int(pid), float(stamp) / 1000, call.strip()))
     return events

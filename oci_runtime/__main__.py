@@ -3,9 +3,4 @@ import sys
 
 from . import early
 
-early.start(sys.argv[1:])
-from .cli import exit_now, main
-
-status = main()
-early.drop()
-exit_now(status)
+early.main(sys.argv[1:])

@@ -1,9 +1,9 @@
 """The sealed interpreter, started before the command imports anything else (sealed.py).
 
-For create, run and exec the command's script calls start() first thing: the sealed interpreter's
-start-up and imports, the longest branch of a `run`, then begin ~2 ms sooner than operations could
-start them, before the command line module and the operations are imported. The other commands
-pay only for this module: sealed.py is imported for those three alone.
+For create, run and exec, main() (the command's script) calls start() first thing: the sealed
+interpreter's start-up and imports, the longest branch of a `run`, then begin ~2 ms sooner than
+operations could start them, before the command line module and the operations are imported. The
+other commands pay only for this module: sealed.py is imported for those three alone.
 """
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
@@ -45,6 +45,18 @@ def command(args: list[str]) -> str | None:
             i += 1
         i += 1
     return None
+
+
+def main(args: list[str]) -> None:
+    """The command (bin/oci-runtime, `python -m oci_runtime`): start the intermediate for create, run
+    and exec, then import the command line and run it; an intermediate it did not use is reaped."""
+    start(args)
+    from .cli import exit_now
+    from .cli import main as cli_main
+
+    status = cli_main(args)
+    drop()
+    exit_now(status)
 
 
 def take() -> "Intermediate":

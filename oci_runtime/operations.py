@@ -72,18 +72,36 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
 class _Launch:
     """What create and exec start early, to run beside their own work: the intermediate (the one
     the command's script started, early.py), and when we are to move it into the cgroup, the
-    migration lock's warm-up child (warm_up). On the way out, whatever happened, both are gone."""
+    migration lock's warm-up child (plan_cgroup). On the way out, whatever happened, both are gone."""
 
     def __init__(self) -> None:
         from . import early
 
         self.intermediate = early.take()
+        self.self_joining = True
         self.cgroups_warm: "Callable[[], None]" = lambda: None  # reaps the warm-up child, if any
 
-    def warm_up(self) -> None:
-        from . import cgroups
+    def plan_cgroup(self, spec: "Spec") -> None:
+        """Whether the intermediate moves itself into the container's cgroup (intermediate.join_cgroup:
+        no wait for the global migration lock) or is moved by us (cgroup.add), the lock then warmed
+        up from now. It can't move itself when it enters a user namespace (the host's cgroupfs would
+        refuse its writes) or a cgroup namespace (whose root must be the container's cgroup in every
+        hierarchy, while its own cgroup2 cgroup stays ours: only its child is born in the container's)."""
+        self.self_joining = not {ns.type for ns in spec.linux.namespaces} & {"user", "cgroup"}
+        if not self.self_joining:
+            from . import cgroups
 
-        self.cgroups_warm = cgroups.warm_up_migration()
+            self.cgroups_warm = cgroups.warm_up_migration()
+
+    def hand_over_cgroup(self, opts, cgroup) -> None:
+        """Tell the intermediate (Options, ExecOptions) how it gets into the container's cgroup, if
+        there is one: it moves itself (the driver's self_join()), or we move it (the driver)."""
+        if cgroup is None:
+            return
+        if self.self_joining:
+            opts.cgroup_join = cgroup.self_join()
+        else:
+            opts.cgroup = cgroup
 
     def __enter__(self) -> "_Launch":
         return self
@@ -91,26 +109,6 @@ class _Launch:
     def __exit__(self, *exc: object) -> None:
         self.intermediate.abandon()  # gone once it has its orders; if it never got them, now
         self.cgroups_warm()  # reaped already unless the command failed early
-
-
-def _self_joining(spec: "Spec") -> bool:
-    """Whether the intermediate moves itself into the container's cgroup (intermediate.join_cgroup:
-    no wait for the global migration lock) or is moved by us (cgroup.add, after _Launch.warm_up).
-    It can't when it enters a user namespace (the host's cgroupfs would refuse its writes) or a
-    cgroup namespace (whose root must be the container's cgroup in every hierarchy, while its own
-    cgroup2 cgroup stays ours: only its child is born in the container's)."""
-    return not {ns.type for ns in spec.linux.namespaces} & {"user", "cgroup"}
-
-
-def _hand_over_cgroup(opts, cgroup, self_joining: bool) -> None:
-    """Tell the intermediate (Options, ExecOptions) how it gets into the container's cgroup, if
-    there is one: it moves itself (the driver's self_join()), or we move it (the driver)."""
-    if cgroup is None:
-        return
-    if self_joining:
-        opts.cgroup_join = cgroup.self_join()
-    else:
-        opts.cgroup = cgroup
 
 
 def _listen_fds() -> int:
@@ -144,9 +142,7 @@ def _create(root: str, container_id: str, bundle: str, launch: _Launch, listen_f
     config = validate.load_config(bundle)
     validate.validate_config(config)
     spec = model.load_spec(config, bundle)
-    self_joining = _self_joining(spec)
-    if not self_joining:
-        launch.warm_up()
+    launch.plan_cgroup(spec)
     # What the schema can't express fails here, naming the field; capabilities only warn: last.
     for section in (rlimits, scheduler, iopriority, lsm, sysctl, capabilities, memorypolicy):
         section.check(spec)  # seccomp: compiled below, a ConfigError if refused
@@ -216,7 +212,7 @@ def _create(root: str, container_id: str, bundle: str, launch: _Launch, listen_f
                                  listen_fds + preserve_fds)
         opts.idmapped = idmapped
         opts.seccomp = compiled_seccomp
-        _hand_over_cgroup(opts, cgroup, self_joining)
+        launch.hand_over_cgroup(opts, cgroup)
         if spec.process.terminal:  # connected here: the path is the host's
             from .appliers.terminal import ConsoleSocket
 
@@ -728,9 +724,7 @@ def _exec(root: str, container_id: str, process_obj: dict, launch: _Launch, deta
         except OCIError as e:
             raise OCIError(str(e).removeprefix("config.json: ")) from None
         spec = model.load_spec(config, c.data["bundle"])
-        self_joining = _self_joining(spec)
-        if not self_joining:
-            launch.warm_up()
+        launch.plan_cgroup(spec)
         for section in (rlimits, scheduler, iopriority, lsm, capabilities, memorypolicy):
             section.check(spec)  # seccomp: compiled below, a ConfigError if refused
         cpuaffinity.check(spec.process)
@@ -748,7 +742,7 @@ def _exec(root: str, container_id: str, process_obj: dict, launch: _Launch, deta
             raise InvalidState(_EXEC_ERRORS["stopped"])
         cgroup = cgroups.load(c.data["cgroup"]) if c.data.get("cgroup") else None
         opts = processes.ExecOptions(ns_fds, preserve_fds=preserve_fds)
-        _hand_over_cgroup(opts, cgroup, self_joining)
+        launch.hand_over_cgroup(opts, cgroup)
         opts.keyring = None if c.data.get("no_new_keyring") else container_id
         opts.seccomp = compiled_seccomp
         if spec.process.terminal:

@@ -27,6 +27,8 @@ import errno
 import os
 import struct
 
+import _prctl as prctl  # python-prctl's C module: its Python wrapper costs ~1 ms at import
+
 from .. import jsonio
 from .. import syscalls as sc
 from .._shim import ffi, lib
@@ -89,7 +91,6 @@ KNOWN_FLAGS = (*FLAG_ATTRS, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV")
 LOAD_FLAGS = {"SECCOMP_FILTER_FLAG_TSYNC": 1, "SECCOMP_FILTER_FLAG_LOG": 2, "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4}
 FLAG_NEW_LISTENER = 8
 FLAG_TSYNC_ESRCH = 16  # with TSYNC and NEW_LISTENER: the kernel refuses TSYNC's thread id as the result
-PR_SET_NO_NEW_PRIVS = 38
 CACHE_DIR = ".seccomp"  # in the state root: compiled filters, one file per profile (compile_bpf)
 CACHE_MAX = 64  # files; past that the cache starts over
 CACHE_FORMAT = 1  # part of every cache key: change it with anything that changes compile_bpf's output
@@ -434,7 +435,7 @@ def apply(spec: Spec, late: bool = True) -> None:
         raise OCIError("linux.seccomp: the runtime gave no compiled filter to load")
     try:
         if _compiled["nnp"]:
-            sc.prctl(PR_SET_NO_NEW_PRIVS, 1)
+            prctl.prctl(prctl.PR_SET_NO_NEW_PRIVS, 1)
         listener = sc.seccomp_set_filter(bytes.fromhex(_compiled["program"]), _compiled["flags"])
     except OSError as e:
         raise OCIError(f"linux.seccomp: loading the filter: {describe(e)}") from None
